@@ -1,0 +1,26 @@
+//! # threadbench
+//!
+//! Multi-process vs multi-threaded vs event-driven, measured on the machine it runs on.
+//!
+//! Module map:
+//! - [`sys`]: the only module with `unsafe`/libc (fork helpers, child guard, limits, CPUs).
+//! - [`pin`]: [`pin::CorePlan`], which cores the server/peers and the load generator use.
+//! - [`profile`]: `target-profiles/*.toml` → [`profile::Profile`].
+//! - [`harness`]: what every bench binary does around criterion.
+//! - [`blocks`]: workloads the focused benches time.
+//! - [`report`]: machine metadata and the suite's own output under `target/threadbench/`.
+//! - [`procfs`]: reading `/proc` (children, descriptors, process states).
+//!
+//! Invariants: `unsafe` only in `sys`; everything started is stopped (see
+//! [`sys::process::ChildGuard`]); in pinned runs server and load generator never share a core.
+
+#![deny(unsafe_code)]
+
+pub mod blocks;
+pub mod harness;
+pub mod pin;
+pub mod procfs;
+pub mod profile;
+pub mod report;
+#[allow(unsafe_code)]
+pub mod sys;

@@ -1,0 +1,584 @@
+//! Target profiles: `target-profiles/<name>.toml` → [`Profile`].
+//!
+//! A profile is the suite's one knob (criterion has no environment variables for its timing):
+//! criterion's warm-up, measurement time, sample size and noise threshold per group, the core
+//! plan, every group's sweep, the server pool sizes and the regression threshold.
+//! `THREADBENCH_PROFILE=<name|path>` selects one; the default is `default`, and `ci` when a
+//! bench binary runs in criterion's test mode (`cargo test`). `target-profiles/README.md`
+//! documents every key. Every error names the file and the key.
+
+use crate::pin::{CorePlan, CoreSpec, PlanError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Every benchmark group the suite knows, with its sweep when the profile names none.
+/// A profile may only configure groups listed here (a typo is an error, not a silent no-op).
+pub const KNOWN_GROUPS: &[(&str, &[u64])] = &[
+    ("spawn", &[]),
+    ("spawn_rss", &[1, 64, 256, 1024]),
+    ("ctx_switch_same_core", &[]),
+    ("ctx_switch_cross_core", &[]),
+    ("ctx_switch_ws", &[0, 16, 256, 2048]),
+    ("sync_threads", &[1, 2, 4, 8]),
+    ("sync_critical_section", &[0, 100, 1000, 10000]),
+    ("sync_false_sharing", &[1, 2, 4]),
+    ("sync_queue", &[1, 2, 4]),
+    ("event_scan_fds", &[1, 10, 100, 1000, 10000]),
+    ("event_scan_active", &[1, 10, 100, 1000]),
+    ("event_register", &[10, 100, 1000, 10000]),
+    ("server_file_size", &[1024, 8192, 65536, 262144]),
+    ("server_conns", &[1, 16, 64, 256, 1024]),
+    ("server_specweb", &[]),
+    ("server_disk", &[4, 64]),
+    ("models_toyshop", &[]),
+    ("latency_hiding", &[0, 5, 10, 20, 50, 100, 200]),
+    ("matmul", &[1, 2, 3, 4]),
+];
+
+/// Criterion timing, as written (any field may be left to the `[criterion]` defaults).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    pub warm_up_ms: Option<u64>,
+    pub measurement_ms: Option<u64>,
+    pub sample_size: Option<usize>,
+    pub noise_threshold: Option<f64>,
+    /// The group's swept parameter values (bare numbers; see DESIGN.md §3).
+    pub sweep: Option<Vec<u64>>,
+}
+
+/// Criterion timing for one group, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timing {
+    pub warm_up: Duration,
+    pub measurement: Duration,
+    pub sample_size: usize,
+    pub noise_threshold: f64,
+}
+
+/// `[cores]`: the core plan (see `pin.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cores {
+    #[serde(default)]
+    pub server: CoreSpec,
+    #[serde(default)]
+    pub client: CoreSpec,
+}
+
+/// `[server]`: pool sizes and handler limits of the end-to-end servers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// `mp`: pre-forked processes (Flash-MP and Apache used 32).
+    pub processes: usize,
+    /// `mt`: pool threads (Flash-MT used 64).
+    pub threads: usize,
+    /// `amped`/`amted`: disk helpers.
+    pub helpers: usize,
+    /// Mapped-file cache budget in bytes (LRU-bounded).
+    pub cache_bytes: u64,
+    /// `writev` or `sendfile`.
+    pub send: String,
+    /// Listen backlog.
+    pub backlog: u32,
+    /// Longest request target accepted (414 beyond).
+    pub max_target_bytes: usize,
+    /// Largest request head accepted (431 beyond).
+    pub max_header_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            processes: 32,
+            threads: 64,
+            helpers: 4,
+            cache_bytes: 64 << 20,
+            send: "writev".into(),
+            backlog: 1024,
+            max_target_bytes: 2048,
+            max_header_bytes: 8192,
+        }
+    }
+}
+
+/// `[params]`: scalar knobs of individual workloads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// sync_threads: work done inside the critical section, in ns (calibrated spin).
+    pub sync_cs_work_ns: u64,
+    /// event_scan_active: registered descriptors.
+    pub event_scan_active_n_fds: u64,
+    /// matmul: the matrix dimension N.
+    pub matmul_n: u64,
+    /// models_toyshop: one lecture time unit, in µs.
+    pub toyshop_unit_us: u64,
+    /// latency_hiding: CPU work per request, in µs.
+    pub latency_cpu_us: u64,
+    /// server_specweb: directories in the SPECweb96 file set.
+    pub specweb_dirs: u64,
+    /// server_disk: files in the disk-bound set.
+    pub disk_files: u64,
+    /// server benches: connections for the groups that do not sweep them.
+    pub server_conns: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            sync_cs_work_ns: 20,
+            event_scan_active_n_fds: 1000,
+            matmul_n: 256,
+            toyshop_unit_us: 100,
+            latency_cpu_us: 20,
+            specweb_dirs: 4,
+            disk_files: 256,
+            server_conns: 32,
+        }
+    }
+}
+
+/// `[regression]`: what `threadbench compare` calls a regression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Regression {
+    /// Relative slowdown beyond which a statistically clear change is a regression.
+    pub threshold: f64,
+    /// Per-group overrides of `threshold`.
+    pub groups: BTreeMap<String, f64>,
+}
+
+impl Default for Regression {
+    fn default() -> Self {
+        Regression {
+            threshold: 0.10,
+            groups: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    description: Option<String>,
+    #[serde(default)]
+    criterion: GroupConfig,
+    #[serde(default)]
+    cores: Cores,
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    params: Params,
+    #[serde(default)]
+    regression: Regression,
+    #[serde(default)]
+    groups: BTreeMap<String, GroupConfig>,
+}
+
+/// A loaded, validated profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub name: String,
+    pub path: PathBuf,
+    pub description: String,
+    pub defaults: Timing,
+    pub groups: BTreeMap<String, GroupConfig>,
+    pub cores: Cores,
+    pub server: ServerConfig,
+    pub params: Params,
+    pub regression: Regression,
+}
+
+/// Why a profile cannot be used. Every message names the file (and key).
+#[derive(Debug)]
+pub enum ProfileError {
+    UnknownName {
+        name: String,
+        dir: PathBuf,
+        available: Vec<String>,
+    },
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Parse {
+        path: PathBuf,
+        message: String,
+    },
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    Cores {
+        path: PathBuf,
+        error: PlanError,
+    },
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProfileError::UnknownName {
+                name,
+                dir,
+                available,
+            } => write!(
+                f,
+                "unknown profile {name:?}: no {}/{name}.toml; available profiles: {}",
+                dir.display(),
+                available.join(", ")
+            ),
+            ProfileError::Read { path, error } => {
+                write!(f, "{}: cannot read: {error}", path.display())
+            }
+            ProfileError::Parse { path, message } => {
+                write!(f, "{}: {}", path.display(), message.trim_end())
+            }
+            ProfileError::Invalid { path, key, message } => {
+                write!(f, "{}: {key}: {message}", path.display())
+            }
+            ProfileError::Cores { path, error } => write!(f, "{}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+/// `target-profiles/` of this source tree.
+pub fn profiles_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target-profiles")
+}
+
+/// Names of the profiles in `dir` (files `*.toml`), sorted.
+pub fn available_profiles(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".toml")
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+impl Profile {
+    /// The profile `THREADBENCH_PROFILE` names; else `ci` in test mode, `default` otherwise.
+    pub fn from_env(test_mode: bool) -> Result<Profile, ProfileError> {
+        match std::env::var("THREADBENCH_PROFILE") {
+            Ok(sel) if !sel.is_empty() => Profile::load(&sel),
+            _ => Profile::load(if test_mode { "ci" } else { "default" }),
+        }
+    }
+
+    /// Loads a profile by name (`target-profiles/<name>.toml`) or by path (contains `/` or
+    /// ends in `.toml`).
+    pub fn load(selector: &str) -> Result<Profile, ProfileError> {
+        let dir = profiles_dir();
+        if selector.contains('/') || selector.ends_with(".toml") {
+            return Profile::load_path(Path::new(selector));
+        }
+        let path = dir.join(format!("{selector}.toml"));
+        if !path.is_file() {
+            return Err(ProfileError::UnknownName {
+                name: selector.to_owned(),
+                available: available_profiles(&dir),
+                dir,
+            });
+        }
+        Profile::load_path(&path)
+    }
+
+    /// Loads and validates the profile at `path`.
+    pub fn load_path(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ProfileError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("profile")
+            .to_owned();
+        Profile::parse(&name, path, &text)
+    }
+
+    /// Parses and validates profile text; `path` is only used in messages.
+    pub fn parse(name: &str, path: &Path, text: &str) -> Result<Profile, ProfileError> {
+        let file: ProfileFile = toml::from_str(text).map_err(|e| ProfileError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let invalid = |key: String, message: &str| ProfileError::Invalid {
+            path: path.to_owned(),
+            key,
+            message: message.to_owned(),
+        };
+        if file.criterion.sweep.is_some() {
+            return Err(invalid(
+                "criterion.sweep".into(),
+                "a sweep belongs to a group ([groups.<name>])",
+            ));
+        }
+        for (group, cfg) in &file.groups {
+            if !KNOWN_GROUPS.iter().any(|(g, _)| g == group) {
+                let known: Vec<&str> = KNOWN_GROUPS.iter().map(|(g, _)| *g).collect();
+                return Err(invalid(
+                    format!("groups.{group}"),
+                    &format!("unknown group; known groups: {}", known.join(", ")),
+                ));
+            }
+            if let Some(sweep) = &cfg.sweep {
+                if sweep.is_empty() {
+                    return Err(invalid(
+                        format!("groups.{group}.sweep"),
+                        "the sweep is empty",
+                    ));
+                }
+            }
+            check_timing(cfg).map_err(|m| invalid(format!("groups.{group}.{}", m.0), m.1))?;
+        }
+        check_timing(&file.criterion).map_err(|m| invalid(format!("criterion.{}", m.0), m.1))?;
+        for group in file.regression.groups.keys() {
+            if !KNOWN_GROUPS.iter().any(|(g, _)| g == group) {
+                return Err(invalid(
+                    format!("regression.groups.{group}"),
+                    "unknown group",
+                ));
+            }
+        }
+        if !(file.regression.threshold > 0.0 && file.regression.threshold < 10.0) {
+            return Err(invalid(
+                "regression.threshold".into(),
+                "must be a fraction > 0 (0.10 = 10 %)",
+            ));
+        }
+        if !["writev", "sendfile"].contains(&file.server.send.as_str()) {
+            return Err(invalid(
+                "server.send".into(),
+                "must be \"writev\" or \"sendfile\"",
+            ));
+        }
+        for (key, value) in [
+            ("server.processes", file.server.processes),
+            ("server.threads", file.server.threads),
+            ("server.helpers", file.server.helpers),
+        ] {
+            if value == 0 {
+                return Err(invalid(key.into(), "must be at least 1"));
+            }
+        }
+        let c = &file.criterion;
+        let defaults = Timing {
+            warm_up: Duration::from_millis(c.warm_up_ms.unwrap_or(1000)),
+            measurement: Duration::from_millis(c.measurement_ms.unwrap_or(3000)),
+            sample_size: c.sample_size.unwrap_or(50),
+            noise_threshold: c.noise_threshold.unwrap_or(0.02),
+        };
+        let profile = Profile {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            description: file.description.unwrap_or_default(),
+            defaults,
+            groups: file.groups,
+            cores: file.cores,
+            server: file.server,
+            params: file.params,
+            regression: file.regression,
+        };
+        profile.core_plan()?;
+        Ok(profile)
+    }
+
+    /// Criterion timing for `group`: the group's own settings over the `[criterion]` defaults.
+    pub fn timing(&self, group: &str) -> Timing {
+        let g = self.groups.get(group).cloned().unwrap_or_default();
+        Timing {
+            warm_up: g
+                .warm_up_ms
+                .map(Duration::from_millis)
+                .unwrap_or(self.defaults.warm_up),
+            measurement: g
+                .measurement_ms
+                .map(Duration::from_millis)
+                .unwrap_or(self.defaults.measurement),
+            sample_size: g.sample_size.unwrap_or(self.defaults.sample_size),
+            noise_threshold: g.noise_threshold.unwrap_or(self.defaults.noise_threshold),
+        }
+    }
+
+    /// The swept values of `group`: the profile's, else the built-in default.
+    /// Panics on a group missing from [`KNOWN_GROUPS`] (a programming error).
+    pub fn sweep(&self, group: &str) -> Vec<u64> {
+        if let Some(sweep) = self.groups.get(group).and_then(|g| g.sweep.clone()) {
+            return sweep;
+        }
+        KNOWN_GROUPS
+            .iter()
+            .find(|(g, _)| *g == group)
+            .unwrap_or_else(|| panic!("group {group:?} is missing from profile::KNOWN_GROUPS"))
+            .1
+            .to_vec()
+    }
+
+    /// The regression threshold for `group` (per-group override, else the global one).
+    pub fn regression_threshold(&self, group: &str) -> f64 {
+        self.regression
+            .groups
+            .get(group)
+            .copied()
+            .unwrap_or(self.regression.threshold)
+    }
+
+    /// The core plan resolved against this machine; an error names the file and the CPU.
+    pub fn core_plan(&self) -> Result<CorePlan, ProfileError> {
+        let resolved = CorePlan::for_this_machine(&self.cores.server, &self.cores.client).map_err(
+            |error| ProfileError::Read {
+                path: PathBuf::from("/sys/devices/system/cpu/online"),
+                error,
+            },
+        )?;
+        resolved.map_err(|error| ProfileError::Cores {
+            path: self.path.clone(),
+            error,
+        })
+    }
+}
+
+/// Checks one timing table; on error returns (key, message).
+fn check_timing(cfg: &GroupConfig) -> Result<(), (&'static str, &'static str)> {
+    if cfg.sample_size.is_some_and(|n| n < 10) {
+        return Err(("sample_size", "criterion needs at least 10 samples"));
+    }
+    if cfg.measurement_ms == Some(0) {
+        return Err(("measurement_ms", "must be greater than 0"));
+    }
+    if cfg
+        .noise_threshold
+        .is_some_and(|t| !(0.0..1.0).contains(&t))
+    {
+        return Err(("noise_threshold", "must be a fraction in [0, 1)"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Profile, ProfileError> {
+        Profile::parse("t", Path::new("/x/t.toml"), text)
+    }
+
+    #[test]
+    fn shipped_profiles_load_and_cover_every_group() {
+        for name in ["default", "ci"] {
+            let p = Profile::load(name).unwrap_or_else(|e| panic!("{e}"));
+            for (group, _) in KNOWN_GROUPS {
+                assert!(
+                    p.groups.contains_key(*group),
+                    "{name}.toml has no [groups.{group}]"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_name_lists_available() {
+        let msg = Profile::load("nope").unwrap_err().to_string();
+        assert!(
+            msg.contains("\"nope\"") && msg.contains("ci") && msg.contains("default"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn syntax_error_names_file() {
+        let msg = parse("[criterion\nwarm_up_ms = 1").unwrap_err().to_string();
+        assert!(msg.starts_with("/x/t.toml:"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let msg = parse("[criterion]\nwarmup_ms = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("/x/t.toml") && msg.contains("warmup_ms"),
+            "{msg}"
+        );
+        let msg = parse("[groups.spawn]\nsweeps = [1]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("sweeps"), "{msg}");
+        let msg = parse("[groups.spwan]\nsweep = [1]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("groups.spwan") && msg.contains("known groups"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn empty_or_non_numeric_sweep() {
+        let msg = parse("[groups.spawn_rss]\nsweep = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("groups.spawn_rss.sweep") && msg.contains("empty"),
+            "{msg}"
+        );
+        let msg = parse("[groups.spawn_rss]\nsweep = [\"a\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("/x/t.toml") && msg.contains("sweep"), "{msg}");
+    }
+
+    #[test]
+    fn missing_core_names_cpu_and_online_list() {
+        let msg = parse("[cores]\nserver = [4096]\n").unwrap_err().to_string();
+        assert!(
+            msg.contains("/x/t.toml") && msg.contains("CPU 4096") && msg.contains("online CPUs"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn group_timing_overrides_defaults() {
+        let p = parse(
+            "[criterion]\nmeasurement_ms = 500\n[groups.spawn]\nsample_size = 20\nsweep=[3]\n",
+        )
+        .unwrap();
+        let t = p.timing("spawn");
+        assert_eq!(
+            (t.measurement, t.sample_size),
+            (Duration::from_millis(500), 20)
+        );
+        assert_eq!(p.sweep("spawn"), vec![3]);
+        assert_eq!(p.sweep("spawn_rss"), vec![1, 64, 256, 1024]);
+        assert_eq!(p.timing("matmul").sample_size, 50);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let msg = parse("[groups.spawn]\nsample_size = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("groups.spawn.sample_size"), "{msg}");
+        let msg = parse("[server]\nsend = \"splice\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("server.send"), "{msg}");
+    }
+}

@@ -1,0 +1,9 @@
+//! The only place with `unsafe` and raw `libc`: small, safe wrappers over the system calls the
+//! suite needs. Callers read like ordinary safe Rust.
+//!
+//! Each `unsafe` block carries a `// SAFETY:` line. `nix` is used wherever it has the call;
+//! `libc` only for what `nix` lacks (futex, mincore, `_exit`, ...).
+
+pub mod cpu;
+pub mod limits;
+pub mod process;

@@ -1,0 +1,91 @@
+//! The binary and the bench harness as a user meets them: env.json, profile errors.
+
+use std::process::Command;
+
+fn threadbench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_threadbench"))
+}
+
+#[test]
+fn env_writes_every_field() {
+    let out = threadbench()
+        .args(["env", "--json", "--profile", "ci"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "kernel_release",
+        "cpu_model",
+        "online_cpus",
+        "allowed_cpus",
+        "smt_siblings",
+        "cpufreq_governor",
+        "virtualized",
+        "rustc_version",
+        "profile_name",
+        "profile_path",
+        "core_plan",
+        "nofile_limit",
+        "git_commit",
+    ] {
+        assert!(v.get(key).is_some(), "env.json lacks {key}: {v}");
+    }
+    assert_eq!(v["profile_name"], "ci");
+    assert!(!v["core_plan"]["server"].as_array().unwrap().is_empty());
+    assert!(v["rustc_version"].as_str().unwrap().starts_with("rustc "));
+    // The file on disk is the same object.
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("threadbench/env.json")).unwrap())
+            .unwrap();
+    assert_eq!(disk["kernel_release"], v["kernel_release"]);
+}
+
+#[test]
+fn unknown_profile_is_a_clear_error() {
+    let out = threadbench()
+        .args(["env", "--profile", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"nope\"") && err.contains("ci, default"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_profile_file_names_file_and_key() {
+    let dir = std::env::temp_dir().join(format!("threadbench-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    for (text, needle) in [
+        ("[cores]\nserver = [9999]\n", "CPU 9999"),
+        ("[groups.spawn_rss]\nsweep = []\n", "groups.spawn_rss.sweep"),
+        ("[groups.spawn_rss]\nsweep = [\"x\"]\n", "sweep"),
+        ("bogus_key = 1\n", "bogus_key"),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let out = threadbench()
+            .args(["env", "--profile"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert!(
+            err.contains("bad.toml") && err.contains(needle),
+            "{text}: {err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
