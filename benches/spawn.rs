@@ -1,22 +1,92 @@
-//! Group `spawn`: creating a unit of work — a thread vs a process. One iteration = one unit
-//! created, completed and reaped. See `threadbench::blocks::spawn`.
+//! Group `spawn`: creating a unit of work — a thread, a process (fork, fork+exec, posix_spawn,
+//! Command, vfork-style clone) or a job handed to a running worker. One iteration = one unit
+//! created, completed and reaped.
+//! Group `spawn_rss/<function>/<MiB>`: fork vs posix_spawn vs vfork while this process holds
+//! N MiB of touched memory. See `threadbench::blocks::spawn`.
 
-use criterion::Throughput;
-use threadbench::blocks::spawn::Creation;
+use criterion::{BenchmarkId, Throughput};
+use std::time::SystemTime;
+use threadbench::blocks::spawn::{slope, Creation, HeldMemory, Spawner};
 use threadbench::harness::Suite;
+use threadbench::report::estimates::median_ns;
 
 fn main() {
     let suite = Suite::start();
+    let started = SystemTime::now();
     let mut c = suite.criterion();
     suite.pin_to_bench_core();
 
     let mut group = suite.group(&mut c, "spawn");
     group.throughput(Throughput::Elements(1));
     for creation in Creation::ALL {
-        group.bench_function(creation.name(), |b| {
-            b.iter_custom(|iters| creation.run(iters).expect("create and reap").checked(iters))
+        let mut spawner = Spawner::new(creation);
+        group.bench_function(creation.name(), move |b| {
+            b.iter_custom(|iters| spawner.run(iters).expect("create and reap").checked(iters))
         });
     }
     group.finish();
+
+    let sizes = suite.sweep("spawn_rss");
+    let mut group = suite.group(&mut c, "spawn_rss");
+    group.throughput(Throughput::Elements(1));
+    for &mib in &sizes {
+        let held = match HeldMemory::touch(mib) {
+            Ok(h) => h,
+            Err(reason) => {
+                eprintln!("spawn_rss: {reason}");
+                continue;
+            }
+        };
+        for creation in Creation::RSS {
+            let mut spawner = Spawner::new(creation);
+            group.bench_function(BenchmarkId::new(creation.name(), mib), move |b| {
+                b.iter_custom(|iters| spawner.run(iters).expect("create and reap").checked(iters))
+            });
+        }
+        drop(held);
+    }
+    group.finish();
+
+    if !suite.test_mode {
+        report_rss_slopes(&sizes, started);
+    }
     suite.finish(c);
+}
+
+/// Prints (and writes to target/threadbench/spawn_rss.json) each function's cost per MiB held,
+/// from the medians criterion just wrote.
+fn report_rss_slopes(sizes: &[u64], started: SystemTime) {
+    let mut out = serde_json::Map::new();
+    for creation in Creation::RSS {
+        let points: Vec<(f64, f64)> = sizes
+            .iter()
+            .filter_map(|&mib| {
+                let id = format!("spawn_rss/{}/{mib}", creation.name());
+                median_ns(&id, started).map(|ns| (mib as f64, ns / 1000.0))
+            })
+            .collect();
+        let s = slope(&points);
+        eprintln!(
+            "spawn_rss: {:<18} medians (MiB, µs) {:?}  slope {} µs/MiB",
+            creation.name(),
+            points
+                .iter()
+                .map(|(m, us)| (*m as u64, (us * 10.0).round() / 10.0))
+                .collect::<Vec<_>>(),
+            s.map_or("n/a".into(), |s| format!("{s:.3}"))
+        );
+        out.insert(
+            creation.name().into(),
+            serde_json::json!({ "median_us_by_mib": points, "slope_us_per_mib": s }),
+        );
+    }
+    let thp =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    out.insert("transparent_hugepage".into(), thp.trim().into());
+    if let Ok(dir) = threadbench::report::output_dir() {
+        let _ = std::fs::write(
+            dir.join("spawn_rss.json"),
+            serde_json::to_string_pretty(&out).unwrap_or_default(),
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! and (grown by later work) side metrics, the HTML/SVG report and baseline comparison.
 
 pub mod env;
+pub mod estimates;
 
 use std::path::PathBuf;
 
