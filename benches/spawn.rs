@@ -20,7 +20,19 @@ fn main() {
     group.throughput(Throughput::Elements(1));
     for creation in Creation::ALL {
         let mut spawner = Spawner::new(creation);
+        let mut told = false;
         group.bench_function(creation.name(), move |b| {
+            // fork's cost depends on this process: its resident anonymous memory (page tables
+            // to copy, see spawn_rss) and its thread count (criterion's helper thread makes it
+            // a multi-threaded fork). Say what they were.
+            if !told {
+                told = true;
+                eprintln!(
+                    "spawn/{}: bench process at first sample: {}",
+                    creation.name(),
+                    memory_status()
+                );
+            }
             b.iter_custom(|iters| spawner.run(iters).expect("create and reap").checked(iters))
         });
     }
@@ -89,4 +101,25 @@ fn report_rss_slopes(sizes: &[u64], started: SystemTime) {
             serde_json::to_string_pretty(&out).unwrap_or_default(),
         );
     }
+}
+
+/// RssAnon, VmPTE and the number of mappings of this process, from /proc/self.
+fn memory_status() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| "?".into())
+    };
+    let maps = std::fs::read_to_string("/proc/self/maps")
+        .map(|m| m.lines().count())
+        .unwrap_or(0);
+    format!(
+        "RssAnon {}, VmPTE {}, {maps} mappings, {} threads",
+        field("RssAnon:"),
+        field("VmPTE:"),
+        field("Threads:")
+    )
 }
