@@ -27,6 +27,8 @@ fn main() {
             // a multi-threaded fork). Say what they were.
             if !told {
                 told = true;
+                // What the timed samples see: Spawner::run returns free heap first, too.
+                threadbench::sys::process::release_free_heap();
                 eprintln!(
                     "spawn/{}: bench process at first sample: {}",
                     creation.name(),

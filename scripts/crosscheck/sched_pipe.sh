@@ -29,9 +29,8 @@ section_sched_pipe() {
   else
     echo "sched_pipe: one CPU only: cross-core pairs skipped" >&2
   fi
-  suite_bench context_switch '^ctx_switch_(same|cross)_core/pipe_(process|thread)$'
   report_header "sched_pipe: perf bench sched pipe vs threadbench, µs per round trip (CPU $CPU_A / ${CPU_B:-})"
-  local placement mode group fn probe loops runs r
+  local placement mode group fn probe loops before after r
   for placement in "${placements[@]}"; do
     group=ctx_switch_same_core
     [[ $placement == cross ]] && group=ctx_switch_cross_core
@@ -40,13 +39,19 @@ section_sched_pipe() {
       # Calibrate: about one second per perf run.
       probe="$(perf_pipe_us "$mode" "$placement" 2000)"
       loops="$(awk -v us="$probe" 'BEGIN { n = int(1e6 / us); print (n < 2000 ? 2000 : n) }')"
-      runs=()
-      for ((r = 0; r < REPS; r++)); do
-        runs+=("$(perf_pipe_us "$mode" "$placement" "$loops")")
+      # Back to back: half of perf's runs just before the suite's benchmark, half just after,
+      # so a change in the machine's load hits both sides alike.
+      before=() after=()
+      for ((r = 0; r < (REPS + 1) / 2; r++)); do
+        before+=("$(perf_pipe_us "$mode" "$placement" "$loops")")
+      done
+      suite_bench context_switch "^$group/$fn\$"
+      for ((r = (REPS + 1) / 2; r < REPS; r++)); do
+        after+=("$(perf_pipe_us "$mode" "$placement" "$loops")")
       done
       report_pair "$placement core $fn vs perf$([[ $mode == thread ]] && echo " -T")" \
-        "$(suite_median_us "$group/$fn")" "$(median "${runs[@]}")"
-      echo "    perf runs ($loops loops each): ${runs[*]}"
+        "$(suite_median_us "$group/$fn")" "$(median "${before[@]}" "${after[@]}")"
+      echo "    perf runs ($loops loops each): ${before[*]} | suite | ${after[*]}"
     done
   done
 }
