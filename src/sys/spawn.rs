@@ -36,7 +36,7 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
 }
 
 impl ExecImage {
-    /// `path` run with `args` (argv[0] = path) and this process's environment.
+    /// `path` run with `args` (`argv[0]` = path) and this process's environment.
     pub fn new(path: &str, args: &[&str]) -> io::Result<ExecImage> {
         let path_c = cstring(OsStr::new(path))?;
         let mut argv = vec![path_c.clone()];
