@@ -108,6 +108,10 @@ else
   mapfile -t sections < <(declare -F | awk '{print $3}' | sed -n 's/^section_//p')
 fi
 
+# A busy machine makes every ratio below noise: say so up front.
+if awk -v n="$(nproc)" '{ exit !($1 > 0.5 * n) }' /proc/loadavg; then
+  echo "warning: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs: other work is running; ratios will be noisy" >&2
+fi
 echo "threadbench crosscheck: profile $THREADBENCH_PROFILE, CPUs ${CPU_A} and ${CPU_B:-none}, $REPS repetitions of each reference; machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in "${sections[@]}"; do
   if ! declare -F "section_$s" >/dev/null; then

@@ -23,7 +23,7 @@ section_spawn() {
   mapfile -t b0 < <(c_runs fork_exit_wait 3000 0 "$half")
   mapfile -t b1 < <(c_runs fork_exit_wait 3000 1 "$half")
   mapfile -t tb < <(c_runs pthread_create_join 30000 0 "$half")
-  suite_bench spawn '^spawn/(fork_exit_wait|thread_spawn_join)$'
+  suite_bench spawn '^spawn/(fork_exit_wait|thread_spawn_join|pthread_create_join)$'
   mapfile -t a0 < <(c_runs fork_exit_wait 3000 0 "$rest")
   mapfile -t a1 < <(c_runs fork_exit_wait 3000 1 "$rest")
   mapfile -t ta < <(c_runs pthread_create_join 30000 0 "$rest")
@@ -36,5 +36,8 @@ section_spawn() {
   report_pair "thread_spawn_join vs C pthread_create_join" \
     "$(suite_median_us spawn/thread_spawn_join)" "$(median "${tb[@]}" "${ta[@]}")"
   echo "    C runs (30000 iterations each): ${tb[*]} | suite | ${ta[*]}"
+  # The suite's raw pthread loop: separates the harness from std::thread's own extra work.
+  report_pair "pthread_create_join vs C pthread_create_join" \
+    "$(suite_median_us spawn/pthread_create_join)" "$(median "${tb[@]}" "${ta[@]}")"
   grep -h '^spawn/.*: bench process at first sample' "$WORK/suite-spawn.log" | sed 's/^/    /' || true
 }

@@ -699,7 +699,7 @@ impl Drop for PingPong {
 }
 
 /// lmbench's arithmetic on one group's medians (ns per iteration): per switch = round trip / 2;
-/// without the pipe overhead = (round trip − pipe_self) / 2.
+/// without the pipe overhead = (round trip − pipe_self) / 2, for the pipe variants only.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SwitchCost {
     pub function: String,
@@ -718,7 +718,10 @@ pub fn switch_costs(medians: &[(Switch, f64)], pipe_self_ns: Option<f64>) -> Vec
             function: s.name().into(),
             round_trip_ns: rt,
             per_switch_ns: rt / 2.0,
-            per_switch_minus_pipe_ns: pipe_self_ns.map(|p| (rt - p) / 2.0),
+            // Only the pipe variants carry pipe_self's overhead.
+            per_switch_minus_pipe_ns: pipe_self_ns
+                .filter(|_| matches!(s, Switch::PipeProcess | Switch::PipeThread))
+                .map(|p| (rt - p) / 2.0),
         })
         .collect()
 }
@@ -739,12 +742,18 @@ mod tests {
     #[test]
     fn lmbench_arithmetic() {
         let c = switch_costs(
-            &[(Switch::PipeProcess, 3000.0), (Switch::PipeSelf, 1000.0)],
+            &[
+                (Switch::PipeProcess, 3000.0),
+                (Switch::FutexThread, 2000.0),
+                (Switch::PipeSelf, 1000.0),
+            ],
             Some(1000.0),
         );
-        assert_eq!(c.len(), 1);
+        assert_eq!(c.len(), 2);
         assert_eq!(c[0].per_switch_ns, 1500.0);
         assert_eq!(c[0].per_switch_minus_pipe_ns, Some(1000.0));
+        assert_eq!(c[1].per_switch_ns, 1000.0);
+        assert_eq!(c[1].per_switch_minus_pipe_ns, None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! ```text
 //!   bench thread (pinned to the first server core; children and threads inherit the pin)
 //!     |-- spawn --------> [thread: empty closure] --> join        thread_spawn_join
+//!     |-- pthread_create  [thread: empty fn]      --> join        pthread_create_join
 //!     |-- fork ---------> [child: _exit(0)]        --> waitpid     fork_exit_wait
 //!     |-- fork ---------> [child: execve /bin/true] -> waitpid     fork_exec_wait
 //!     |-- posix_spawn --> [/bin/true]              --> waitpid     posix_spawn_wait
@@ -34,6 +35,7 @@ pub const TRUE_PATH: &str = "/bin/true";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Creation {
     ThreadSpawnJoin,
+    PthreadCreateJoin,
     ForkExitWait,
     ForkExecWait,
     PosixSpawnWait,
@@ -44,8 +46,9 @@ pub enum Creation {
 
 impl Creation {
     /// Group `spawn`.
-    pub const ALL: [Creation; 7] = [
+    pub const ALL: [Creation; 8] = [
         Creation::ThreadSpawnJoin,
+        Creation::PthreadCreateJoin,
         Creation::ForkExitWait,
         Creation::ForkExecWait,
         Creation::PosixSpawnWait,
@@ -64,6 +67,7 @@ impl Creation {
     pub fn name(self) -> &'static str {
         match self {
             Creation::ThreadSpawnJoin => "thread_spawn_join",
+            Creation::PthreadCreateJoin => "pthread_create_join",
             Creation::ForkExitWait => "fork_exit_wait",
             Creation::ForkExecWait => "fork_exec_wait",
             Creation::PosixSpawnWait => "posix_spawn_wait",
@@ -109,6 +113,7 @@ impl Spawner {
                     .join()
                     .map_err(|_| io::Error::other("thread panicked"))
             }),
+            Creation::PthreadCreateJoin => timed(iters, crate::sys::spawn::pthread_create_join),
             Creation::ForkExitWait => timed(iters, fork_exit_wait_once),
             Creation::ForkExecWait | Creation::PosixSpawnWait => {
                 if self.image.is_none() {

@@ -97,6 +97,36 @@ impl ExecImage {
     }
 }
 
+extern "C" fn empty_thread(arg: *mut libc::c_void) -> *mut libc::c_void {
+    arg
+}
+
+/// One raw `pthread_create` (default attributes) of an empty function + `pthread_join`: what
+/// the C reference loop does, without std::thread's extra per-thread work (an alternate signal
+/// stack with a guard page, thread handle and name bookkeeping).
+pub fn pthread_create_join() -> io::Result<()> {
+    // SAFETY: a zeroed pthread_t is a valid out-parameter; the thread runs an `extern "C"` fn
+    // that only returns its (null) argument, so nothing it touches can dangle.
+    let mut thread: libc::pthread_t = 0;
+    let rc = unsafe {
+        libc::pthread_create(
+            &mut thread,
+            std::ptr::null(),
+            empty_thread,
+            std::ptr::null_mut(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    // SAFETY: `thread` was created above, joinable, and is joined exactly once.
+    let rc = unsafe { libc::pthread_join(thread, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
 /// A child stack for [`vfork_exit_wait`]; allocated once, reused.
 pub struct CloneStack(Vec<u8>);
 
@@ -182,5 +212,6 @@ mod tests {
         assert!(missing.posix_spawn_wait().is_err());
         let mut stack = CloneStack::default();
         vfork_exit_wait(&mut stack).unwrap();
+        pthread_create_join().unwrap();
     }
 }
