@@ -261,12 +261,38 @@ fn recv_token(fd: BorrowedFd<'_>) -> io::Result<Option<u64>> {
     Ok(Some(u64::from_le_bytes(buf)))
 }
 
+/// Why an fd peer stopped. No allocation: a forked peer must not call the allocator.
+#[derive(Debug)]
+enum PeerFault {
+    Mismatch { expected: u64, got: u64 },
+    Io(io::Error),
+}
+
+impl From<io::Error> for PeerFault {
+    fn from(e: io::Error) -> Self {
+        PeerFault::Io(e)
+    }
+}
+
+impl From<PeerFault> for io::Error {
+    fn from(f: PeerFault) -> Self {
+        match f {
+            PeerFault::Mismatch { expected, got } => mismatch(expected, got),
+            PeerFault::Io(e) => e,
+        }
+    }
+}
+
 /// The peer's side over a pipe pair or socket: read, check, sum, reply; returns at EOF.
-fn fd_peer_loop(rx: BorrowedFd<'_>, tx: BorrowedFd<'_>, ws: &WorkingSet) -> io::Result<()> {
+/// Runs in forked children too, so it allocates nothing (errors from errno carry no string).
+fn fd_peer_loop(rx: BorrowedFd<'_>, tx: BorrowedFd<'_>, ws: &WorkingSet) -> Result<(), PeerFault> {
     let mut expected = 1u64;
     while let Some(token) = recv_token(rx)? {
         if token != expected {
-            return Err(mismatch(expected, token));
+            return Err(PeerFault::Mismatch {
+                expected,
+                got: token,
+            });
         }
         ws.sum();
         send_token(tx, token)?;
@@ -441,7 +467,7 @@ impl PingPong {
         if switch == Switch::PipeThread {
             let ws = ws.clone();
             let thread = spawn_peer("pipe-peer", cpu, move || {
-                fd_peer_loop(peer_rx.as_fd(), peer_tx.as_fd(), &ws)
+                Ok(fd_peer_loop(peer_rx.as_fd(), peer_tx.as_fd(), &ws)?)
             })?;
             return Ok(Peer::Fd {
                 rx: main_rx,
