@@ -420,9 +420,8 @@ impl PingPong {
                 let s = Arc::clone(&shared);
                 let thread = spawn_peer("condvar-peer", cpu, move || {
                     let _dead = OnExit(|| {
-                        if let Ok(mut slot) = s.slot.lock() {
-                            slot.peer_dead = true;
-                        }
+                        // Also after a panic that poisoned the lock: the mark must be left.
+                        s.slot.lock().unwrap_or_else(|e| e.into_inner()).peer_dead = true;
                         s.pong_cv.notify_one();
                     });
                     condvar_peer_loop(&s)
@@ -704,9 +703,7 @@ impl Drop for PingPong {
                 thread.take()
             }
             Peer::Condvar { shared, thread } => {
-                if let Ok(mut slot) = shared.slot.lock() {
-                    slot.stop = true;
-                }
+                shared.slot.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
                 shared.ping_cv.notify_one();
                 thread.take()
             }
