@@ -24,3 +24,4 @@ impl Outcome {
         self.elapsed
     }
 }
+pub mod models;

@@ -7,3 +7,4 @@
 pub mod cpu;
 pub mod limits;
 pub mod process;
+pub mod shm;
