@@ -391,23 +391,23 @@ pub fn ctx_switch_same_core(core: usize, round_trips: u64) -> io::Result<Duratio
     let (pong_r, pong_w) = nix::unistd::pipe()?;
     let (mut ping_r, mut ping_w) = (std::fs::File::from(ping_r), std::fs::File::from(ping_w));
     let (mut pong_r, mut pong_w) = (std::fs::File::from(pong_r), std::fs::File::from(pong_w));
-    let peer = std::thread::Builder::new()
-        .name("ctx_peer".into())
-        .spawn(move || -> io::Result<()> {
-            crate::pin::pin_current_thread(core)?;
-            let mut b = [0u8; 1];
-            for i in 0..round_trips {
-                ping_r.read_exact(&mut b)?;
-                if b[0] != i as u8 {
-                    return Err(io::Error::other("ping-pong token out of order"));
+    let peer =
+        std::thread::Builder::new()
+            .name("ctx_peer".into())
+            .spawn(move || -> io::Result<()> {
+                crate::pin::pin_current_thread(core)?;
+                let mut b = [0u8; 1];
+                for i in 0..round_trips {
+                    ping_r.read_exact(&mut b)?;
+                    if b[0] != i as u8 {
+                        return Err(io::Error::other("ping-pong token out of order"));
+                    }
+                    pong_w.write_all(&b)?;
                 }
-                pong_w.write_all(&b)?;
-            }
-            Ok(())
-        })?;
-    let here = std::thread::Builder::new()
-        .name("ctx_main".into())
-        .spawn(move || -> io::Result<Duration> {
+                Ok(())
+            })?;
+    let here = std::thread::Builder::new().name("ctx_main".into()).spawn(
+        move || -> io::Result<Duration> {
             crate::pin::pin_current_thread(core)?;
             let mut b = [0u8; 1];
             let start = Instant::now();
@@ -416,7 +416,8 @@ pub fn ctx_switch_same_core(core: usize, round_trips: u64) -> io::Result<Duratio
                 pong_r.read_exact(&mut b)?;
             }
             Ok(start.elapsed())
-        })?;
+        },
+    )?;
     let elapsed = here
         .join()
         .map_err(|_| io::Error::other("ping-pong thread panicked"))??;
@@ -458,7 +459,13 @@ impl Split {
 
 /// Rows `rows` of C = A x B (all n x n, row-major) into `c_rows` (i-k-j order: streams B's
 /// rows). Allocation-free: it also runs in forked children.
-pub fn multiply_rows(a: &[f64], b: &[f64], c_rows: &mut [f64], rows: std::ops::Range<usize>, n: usize) {
+pub fn multiply_rows(
+    a: &[f64],
+    b: &[f64],
+    c_rows: &mut [f64],
+    rows: std::ops::Range<usize>,
+    n: usize,
+) {
     for (out, i) in c_rows.chunks_exact_mut(n).zip(rows) {
         out.fill(0.0);
         for k in 0..n {
@@ -488,8 +495,12 @@ pub struct MatmulJob {
 
 impl MatmulJob {
     pub fn new(n: usize) -> io::Result<MatmulJob> {
-        let a: Vec<f64> = (0..n * n).map(|x| ((x * 7 + 3) % 17) as f64 / 8.0 - 1.0).collect();
-        let b: Vec<f64> = (0..n * n).map(|x| ((x * 5 + 1) % 13) as f64 / 6.0 - 1.0).collect();
+        let a: Vec<f64> = (0..n * n)
+            .map(|x| ((x * 7 + 3) % 17) as f64 / 8.0 - 1.0)
+            .collect();
+        let b: Vec<f64> = (0..n * n)
+            .map(|x| ((x * 5 + 1) % 13) as f64 / 6.0 - 1.0)
+            .collect();
         // The reference: the textbook i-j-k dot products, a different loop from the workers'.
         let mut reference = vec![0.0; n * n];
         for i in 0..n {
@@ -514,8 +525,7 @@ impl MatmulJob {
     /// ordering; allow a relative 1e-9).
     fn matches(&self, c: &[f64]) -> bool {
         c.len() == self.reference.len()
-            && c
-                .iter()
+            && c.iter()
                 .zip(&self.reference)
                 .all(|(x, r)| (x - r).abs() <= 1e-9 * r.abs().max(1.0))
     }
@@ -542,15 +552,14 @@ impl MatmulJob {
             }
             Split::Processes => {
                 let start = Instant::now();
-                self.shm
-                    .fork_workers(k, Duration::from_secs(120), |w, s| {
-                        let (ab, c) = s.split_at_mut(2 * n * n);
-                        let (a, b) = ab.split_at(n * n);
-                        let rows = rows_of(w, k, n);
-                        let mine = &mut c[rows.start * n..rows.end * n];
-                        multiply_rows(a, b, mine, rows, n);
-                        0
-                    })?;
+                self.shm.fork_workers(k, Duration::from_secs(120), |w, s| {
+                    let (ab, c) = s.split_at_mut(2 * n * n);
+                    let (a, b) = ab.split_at(n * n);
+                    let rows = rows_of(w, k, n);
+                    let mine = &mut c[rows.start * n..rows.end * n];
+                    multiply_rows(a, b, mine, rows, n);
+                    0
+                })?;
                 let elapsed = start.elapsed();
                 Ok((elapsed, self.shm.as_slice()[2 * n * n..].to_vec()))
             }
@@ -603,7 +612,11 @@ mod tests {
                 run.virtual_average_units()
             );
             // Real time cannot beat the model's critical path.
-            assert!(run.total_units() >= total * 0.999, "{model:?} {}", run.total_units());
+            assert!(
+                run.total_units() >= total * 0.999,
+                "{model:?} {}",
+                run.total_units()
+            );
         }
         assert_eq!(
             toyshop_runs(ShopModel::Pipeline, unit, WorkMode::Spin, 1)
@@ -616,8 +629,14 @@ mod tests {
     #[test]
     fn latency_hiding_serves_every_request() {
         for serving in Serving::ALL {
-            let out = latency_hiding(serving, 50, Duration::from_micros(5), Duration::from_micros(20), 0)
-                .expect("serve");
+            let out = latency_hiding(
+                serving,
+                50,
+                Duration::from_micros(5),
+                Duration::from_micros(20),
+                0,
+            )
+            .expect("serve");
             assert_eq!(out.completed, 50, "{serving:?}");
         }
         assert!(ctx_switch_same_core(0, 100).expect("ping-pong") > Duration::ZERO);
@@ -625,7 +644,12 @@ mod tests {
 
     #[test]
     fn crossover_finds_where_the_pool_starts_winning() {
-        let pts = [(0, 10.0, 12.0), (5, 15.0, 14.9), (20, 30.0, 20.0), (50, 60.0, 20.0)];
+        let pts = [
+            (0, 10.0, 12.0),
+            (5, 15.0, 14.9),
+            (20, 30.0, 20.0),
+            (50, 60.0, 20.0),
+        ];
         assert_eq!(crossover(&pts, 0.05), Some((Some(5), 20)));
         assert_eq!(crossover(&pts[2..], 0.05), Some((None, 20)));
         assert_eq!(crossover(&pts[..2], 0.05), None);
@@ -639,7 +663,11 @@ mod tests {
         let mut job = MatmulJob::new(24).expect("job");
         for split in Split::ALL {
             for k in [1, 2, 3, 5] {
-                assert_eq!(job.run(split, k, 2).expect("multiply").completed, 2, "{split:?} {k}");
+                assert_eq!(
+                    job.run(split, k, 2).expect("multiply").completed,
+                    2,
+                    "{split:?} {k}"
+                );
             }
         }
         // The check can fail: a wrong product is not counted.

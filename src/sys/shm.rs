@@ -91,7 +91,9 @@ impl SharedF64s {
                 match child.try_wait()? {
                     Some(nix::sys::wait::WaitStatus::Exited(_, 0)) => break,
                     Some(status) => {
-                        return Err(io::Error::other(format!("worker child ended with {status:?}")))
+                        return Err(io::Error::other(format!(
+                            "worker child ended with {status:?}"
+                        )))
                     }
                     None if std::time::Instant::now() >= deadline => {
                         return Err(io::Error::other("worker child timed out"))
