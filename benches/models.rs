@@ -2,7 +2,7 @@
 //! exercises, run for real (see `threadbench::blocks::models`). Ends by writing
 //! `target/threadbench/models.json` and regenerating `target/threadbench/findings.md`.
 
-use criterion::{BenchmarkId, Throughput};
+use criterion::{BenchmarkId, SamplingMode, Throughput};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use threadbench::blocks::models::{
@@ -37,6 +37,8 @@ fn main() {
     // --- toy shop: one iteration = one whole shop run (11 orders)
     let mut group = suite.group(&mut c, "models_toyshop");
     group.throughput(Throughput::Elements(1));
+    // One run lasts ~360 units: linear sampling would need 55 runs per benchmark.
+    group.sampling_mode(SamplingMode::Flat);
     for model in ShopModel::ALL {
         group.bench_function(model.name(), |b| {
             b.iter_custom(|iters| {
@@ -109,6 +111,7 @@ fn main() {
     let mut job = MatmulJob::new(n).expect("matmul inputs");
     let mut group = suite.group(&mut c, "matmul");
     group.throughput(Throughput::Elements(1));
+    group.sampling_mode(SamplingMode::Flat);
     for split in Split::ALL {
         for n_workers in suite.sweep("matmul") {
             group.bench_with_input(
