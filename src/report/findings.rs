@@ -721,6 +721,14 @@ pub fn criterion_dir() -> PathBuf {
         .join("criterion")
 }
 
+impl Results {
+    /// [`Results::load`] from the default places: `target/criterion` and `target/threadbench`
+    /// (what the report's index.html passes to [`findings_html`]).
+    pub fn load_default() -> io::Result<Results> {
+        Results::load(&criterion_dir(), &super::output_dir()?)
+    }
+}
+
 /// Regenerates `target/threadbench/findings.md` from what is saved; returns its path.
 pub fn write_findings() -> io::Result<PathBuf> {
     let out = super::output_dir()?;

@@ -8,6 +8,7 @@ use std::ffi::c_void;
 use std::io;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 /// `len` f64s in a shared anonymous mapping, zero-filled by the kernel, unmapped on drop.
@@ -106,6 +107,43 @@ impl SharedF64s {
     }
 }
 
+/// One `AtomicU64` in a shared anonymous mapping: a work counter that forked children and
+/// the parent update together (lock-free atomics work across processes on shared pages).
+#[derive(Debug)]
+pub struct SharedCounter {
+    ptr: NonNull<AtomicU64>,
+}
+
+impl SharedCounter {
+    /// A counter starting at 0, shared with future children.
+    pub fn new() -> io::Result<SharedCounter> {
+        let bytes = NonZeroUsize::new(std::mem::size_of::<AtomicU64>()).expect("nonzero size");
+        // SAFETY: a fresh anonymous mapping aliases nothing; owned here, unmapped once in Drop.
+        let raw = unsafe {
+            mmap_anonymous(
+                None,
+                bytes,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }?;
+        Ok(SharedCounter { ptr: raw.cast() })
+    }
+
+    pub fn get(&self) -> &AtomicU64 {
+        // SAFETY: the mapping is page-aligned (so aligned for AtomicU64), zero-filled (a valid
+        // AtomicU64 holding 0) and lives as long as `self`; all access goes through atomics.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl Drop for SharedCounter {
+    fn drop(&mut self) {
+        // SAFETY: ptr came from mmap_anonymous in `new` and is unmapped only here.
+        let _ = unsafe { munmap(self.ptr.cast::<c_void>(), std::mem::size_of::<AtomicU64>()) };
+    }
+}
+
 impl Drop for SharedF64s {
     fn drop(&mut self) {
         // SAFETY: ptr/len came from mmap_anonymous in `new` and are unmapped only here.
@@ -131,6 +169,19 @@ mod tests {
         })
         .expect("fork workers");
         assert_eq!(shm.as_slice(), &[1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn children_share_the_counter() {
+        use std::sync::atomic::Ordering;
+        let counter = SharedCounter::new().expect("map counter");
+        let mut shm = SharedF64s::new(1).expect("map shared memory");
+        shm.fork_workers(3, Duration::from_secs(10), |_, _| {
+            counter.get().fetch_add(1, Ordering::Relaxed);
+            0
+        })
+        .expect("fork workers");
+        assert_eq!(counter.get().load(Ordering::Relaxed), 3);
     }
 
     #[test]
