@@ -463,9 +463,10 @@ pub fn ctx_switch_same_core(core: usize, round_trips: u64) -> io::Result<Duratio
 /// threads ns/request), sorted by idle. The pool's gain at a point is blocking / threads,
 /// divided by its gain at t_idle = 0 when the sweep has that point: with nothing to wait for
 /// there is nothing to hide, so a gain there is the variants' baseline (on a shared core: the
-/// CPU share 4 runnable threads get against other tenants, vs 1). Returns the interval (last
-/// idle where the pool does not win, first idle from which its gain exceeds `1 + margin` at
-/// every larger point). `None` when the pool never wins; `(None, x)` when it wins from the
+/// CPU share 4 runnable threads get against other tenants, vs 1). The pool *wins* at a point
+/// when its gain exceeds `1 + margin` both outright and relative to that baseline. Returns the
+/// interval (last idle where the pool does not win, first idle from which it wins at every
+/// larger point). `None` when the pool never wins; `(None, x)` when it wins from the
 /// first nonzero point on without a losing point before it.
 pub fn crossover(points: &[(u64, f64, f64)], margin: f64) -> Option<(Option<u64>, u64)> {
     let base = match points.first() {
@@ -473,7 +474,8 @@ pub fn crossover(points: &[(u64, f64, f64)], margin: f64) -> Option<(Option<u64>
         _ => 1.0,
     };
     let wins = |&(idle, blocking, threads): &(u64, f64, f64)| {
-        idle > 0 && blocking / threads / base > 1.0 + margin
+        let gain = blocking / threads;
+        idle > 0 && gain > 1.0 + margin && gain / base > 1.0 + margin
     };
     let first_win = (0..points.len()).find(|&i| points[i..].iter().all(wins))?;
     let below = first_win.checked_sub(1).map(|i| points[i].0);
@@ -601,8 +603,9 @@ impl MatmulJob {
                             if first >= n {
                                 return;
                             }
-                            for i in first..(first + MATMUL_BLOCK_ROWS).min(n) {
-                                let mut row = rows[i].lock().expect("row lock");
+                            let last = (first + MATMUL_BLOCK_ROWS).min(n);
+                            for (i, row) in rows.iter().enumerate().take(last).skip(first) {
+                                let mut row = row.lock().expect("row lock");
                                 multiply_rows(a, b, &mut row, i..i + 1, n);
                             }
                         });

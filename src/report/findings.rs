@@ -563,13 +563,19 @@ fn claim_11(r: &Results) -> Judged {
         ),
     };
     let rule_us = 2.0 * t_ctx / 1e3;
+    let base = match points.first() {
+        Some(&(0, b, t)) => b / t,
+        _ => 1.0,
+    };
     let mut ev: Vec<String> = points
         .iter()
         .map(|(p, b, t)| {
             format!(
-                "latency_hiding/*/{p}: blocking {} vs threads {} per request",
+                "latency_hiding/blocking/{p} {} vs latency_hiding/threads/{p} {} per request: pool gain {:.2}× ({:.2}× relative to t_idle = 0)",
                 us(*b),
-                us(*t)
+                us(*t),
+                b / t,
+                b / t / base
             )
         })
         .collect();
@@ -589,6 +595,11 @@ fn claim_11(r: &Results) -> Judged {
     ));
     let near =
         at as f64 >= rule_us / NEAR_FACTOR && below.unwrap_or(0) as f64 <= rule_us * NEAR_FACTOR;
+    ev.push(
+        "win = the pool faster by more than the noise margin, outright and relative to its gain \
+         at t_idle = 0, here and at every larger t_idle"
+            .into(),
+    );
     ev.push(format!(
         "near = the crossover interval overlaps [2·t_ctx / {NEAR_FACTOR}, 2·t_ctx × {NEAR_FACTOR}]"
     ));
