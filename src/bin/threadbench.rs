@@ -27,6 +27,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Regenerate target/threadbench/findings.md (the lecture's claims, judged from the
+    /// results saved so far) and print it.
+    Findings,
 }
 
 fn load_profile(sel: &Option<String>) -> Result<Profile> {
@@ -58,6 +61,16 @@ fn run() -> Result<()> {
                 print!("{}", info.summary());
                 println!("written to   {}", path.display());
             }
+        }
+        Cmd::Findings => {
+            let path = threadbench::report::findings::write_findings()
+                .context("regenerating target/threadbench/findings.md")?;
+            print!(
+                "{}",
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?
+            );
+            eprintln!("written to {}", path.display());
         }
     }
     Ok(())

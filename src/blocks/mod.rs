@@ -25,3 +25,4 @@ impl Outcome {
         self.elapsed
     }
 }
+pub mod models;

@@ -15,3 +15,4 @@ pub fn output_dir() -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+pub mod findings;

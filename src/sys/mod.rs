@@ -9,3 +9,4 @@ pub mod futex;
 pub mod limits;
 pub mod process;
 pub mod spawn;
+pub mod shm;

@@ -1,0 +1,750 @@
+//! The findings page: each claim of the lecture and the Flash paper, the figures this run
+//! measured for it (with the benchmark IDs they come from), and a verdict computed from them —
+//! `holds`, `does not hold`, or `not measured in this run` (naming what is missing).
+//!
+//! Inputs, all optional (a missing one turns the claims that need it into "not measured"):
+//! - criterion's tree `target/criterion/**/new/{benchmark.json,estimates.json}`: the median
+//!   point estimate (ns per iteration) of every benchmark ID;
+//! - `target/threadbench/server.json` (benches/server.rs): rows with the keys
+//!   `group`, `model`, `param` (number or null), `req_per_s`, `server_cpu_us_per_req`,
+//!   `pss_bytes`, `ctx_switches_per_req` — either a top-level array or under `"results"`;
+//! - `target/threadbench/models.json` (benches/models.rs): toy-shop figures, the same-core
+//!   context-switch time and the core count.
+//!
+//! Output: `target/threadbench/findings.md` and [`findings_html`] for the suite's index.html.
+//! The thresholds each verdict uses are constants below, printed next to the verdict.
+
+use crate::blocks::models::crossover;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// fork's time must grow at least this much over the spawn_rss sweep …
+pub const FORK_GROWTH_MIN: f64 = 1.5;
+/// … while posix_spawn's stays within this ratio ("flat").
+pub const SPAWN_FLAT_MAX: f64 = 1.25;
+/// select/poll: time at the largest N over time at the smallest N, at least.
+pub const SCAN_GROWTH_MIN: f64 = 3.0;
+/// epoll: the same ratio, at most ("flat in registered descriptors").
+pub const EPOLL_FLAT_MAX: f64 = 1.5;
+/// "The model matters little": slowest / fastest of sped, amped, mt on cached data, at most.
+pub const CACHED_SPREAD_MAX: f64 = 1.5;
+/// "≥" within noise: sped may be this much slower than amped and still count as ≥.
+pub const NOISE: f64 = 0.05;
+/// "AMPED ≫ SPED" on disk-bound data: amped's throughput at least this multiple of sped's.
+pub const DISK_GAIN_MIN: f64 = 1.3;
+/// "Stays flat" above ~200 connections: throughput kept, at least.
+pub const FLAT_KEEP_MIN: f64 = 0.8;
+/// Latency hiding: the crossover is "near" 2·t_ctx when it lies within this factor of it.
+pub const NEAR_FACTOR: f64 = 4.0;
+/// Matmul: speedup at k = cores, at least this fraction of the core count …
+pub const SPEEDUP_FRACTION_MIN: f64 = 0.7;
+/// … and beyond the cores no more than this above the speedup at k = cores.
+pub const BEYOND_CORES_MAX: f64 = 1.1;
+
+/// One row of server.json (see the module doc for the keys).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerRow {
+    pub group: String,
+    pub model: String,
+    #[serde(default)]
+    pub param: Option<u64>,
+    #[serde(default)]
+    pub req_per_s: Option<f64>,
+    #[serde(default)]
+    pub server_cpu_us_per_req: Option<f64>,
+    #[serde(default)]
+    pub pss_bytes: Option<f64>,
+    #[serde(default)]
+    pub ctx_switches_per_req: Option<f64>,
+}
+
+/// One toy-shop model's figures in models.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToyshopFigures {
+    pub total_units: f64,
+    pub average_units: f64,
+    pub virtual_total_units: f64,
+    pub virtual_average_units: f64,
+    pub work_mode: String,
+    pub unit_us: u64,
+}
+
+/// models.json, written by benches/models.rs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelsFile {
+    /// Cores the run could use.
+    pub cores: Option<usize>,
+    /// Keyed by bench function ID (`boss_worker`, `pipeline`).
+    #[serde(default)]
+    pub toyshop: BTreeMap<String, ToyshopFigures>,
+    /// One context switch on one pinned core (pipe ping-pong between two threads), ns.
+    pub ctx_switch_ns: Option<f64>,
+    /// latency_hiding's crossover as computed when the bench wrote the file (idle µs).
+    pub crossover_idle_us: Option<(Option<u64>, u64)>,
+}
+
+/// Everything the findings are computed from.
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    /// Benchmark ID → median ns per iteration.
+    pub medians: BTreeMap<String, f64>,
+    pub server: Vec<ServerRow>,
+    pub models: Option<ModelsFile>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Holds,
+    DoesNotHold,
+    NotMeasured(String),
+}
+
+impl Verdict {
+    pub fn label(&self) -> String {
+        match self {
+            Verdict::Holds => "holds".into(),
+            Verdict::DoesNotHold => "does not hold".into(),
+            Verdict::NotMeasured(why) => format!("not measured in this run ({why})"),
+        }
+    }
+}
+
+/// One claim's evidence and verdict.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub number: usize,
+    pub claim: &'static str,
+    pub evidence: Vec<String>,
+    pub verdict: Verdict,
+}
+
+pub const CLAIMS: [&str; 12] = [
+    "Creating a thread is cheaper than creating a process.",
+    "fork's cost grows with the parent's memory; posix_spawn's (vfork-style) does not.",
+    "A thread switch is cheaper than a process switch; a cross-core hand-off costs more than a same-core one.",
+    "Under oversubscription spinlocks collapse and a sleeping mutex wins; padding removes false sharing.",
+    "select/poll cost grows with registered descriptors, epoll's with active ones.",
+    "Event-driven servers use less memory and fewer context switches per request than MP/MT.",
+    "With cached data the model matters little and SPED ≥ AMPED (AMPED pays for mincore).",
+    "With disk-bound data AMPED ≫ SPED.",
+    "Above ~200 connections MP declines most, MT gradually, SPED/AMPED stay flat.",
+    "Toy shop: pipeline wins total time, boss-worker wins average time.",
+    "Latency hiding pays past the crossover, near 2 · t_ctx_switch.",
+    "Matrix multiply speeds up toward the core count, and no further.",
+];
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| io::Error::other(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct BenchmarkJson {
+    full_id: String,
+}
+#[derive(Deserialize)]
+struct PointEstimate {
+    point_estimate: f64,
+}
+#[derive(Deserialize)]
+struct EstimatesJson {
+    median: PointEstimate,
+}
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ServerJson {
+    Rows(Vec<ServerRow>),
+    Wrapped { results: Vec<ServerRow> },
+}
+
+impl Results {
+    /// Reads criterion's tree under `criterion_dir` and server.json/models.json in
+    /// `threadbench_dir`. Missing files are fine; unreadable ones are errors naming the file.
+    pub fn load(criterion_dir: &Path, threadbench_dir: &Path) -> io::Result<Results> {
+        let mut medians = BTreeMap::new();
+        let mut stack = vec![criterion_dir.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if !path.is_dir() {
+                    continue;
+                }
+                // criterion's own report dirs and old/base copies are not results.
+                let name = entry.file_name();
+                if name == "report" || name == "base" || name == "change" {
+                    continue;
+                }
+                if name == "new" {
+                    let bench: Option<BenchmarkJson> = read_json(&path.join("benchmark.json"))?;
+                    let est: Option<EstimatesJson> = read_json(&path.join("estimates.json"))?;
+                    if let (Some(b), Some(e)) = (bench, est) {
+                        medians.insert(b.full_id, e.median.point_estimate);
+                    }
+                } else {
+                    stack.push(path);
+                }
+            }
+        }
+        let server = match read_json::<ServerJson>(&threadbench_dir.join("server.json"))? {
+            Some(ServerJson::Rows(rows)) | Some(ServerJson::Wrapped { results: rows }) => rows,
+            None => Vec::new(),
+        };
+        let models = read_json(&threadbench_dir.join("models.json"))?;
+        Ok(Results {
+            medians,
+            server,
+            models,
+        })
+    }
+
+    fn median(&self, id: &str) -> Result<f64, String> {
+        self.medians
+            .get(id)
+            .copied()
+            .ok_or_else(|| format!("missing {id}"))
+    }
+
+    /// (param, median ns) of `group/function/*`, sorted by param.
+    fn series(&self, group: &str, function: &str) -> Vec<(u64, f64)> {
+        let prefix = format!("{group}/{function}/");
+        let mut s: Vec<(u64, f64)> = self
+            .medians
+            .iter()
+            .filter_map(|(id, &v)| Some((id.strip_prefix(&prefix)?.parse().ok()?, v)))
+            .collect();
+        s.sort_by_key(|p| p.0);
+        s
+    }
+
+    fn series_min(&self, group: &str, function: &str, n: usize) -> Result<Vec<(u64, f64)>, String> {
+        let s = self.series(group, function);
+        if s.len() < n {
+            Err(format!(
+                "{group}/{function}/* has {} of ≥{n} sweep points",
+                s.len()
+            ))
+        } else {
+            Ok(s)
+        }
+    }
+
+    fn server_row(&self, group: &str, model: &str, param: Option<u64>) -> Option<&ServerRow> {
+        self.server
+            .iter()
+            .find(|r| r.group == group && r.model == model && r.param == param)
+    }
+
+    /// The core count: models.json, else this machine's.
+    fn cores(&self) -> usize {
+        self.models
+            .as_ref()
+            .and_then(|m| m.cores)
+            .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+            .unwrap_or(1)
+    }
+}
+
+fn us(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} µs", ns / 1e3)
+    }
+}
+
+fn verdict(ok: bool) -> Verdict {
+    if ok {
+        Verdict::Holds
+    } else {
+        Verdict::DoesNotHold
+    }
+}
+
+type Judged = Result<(Vec<String>, bool), String>;
+
+fn claim_1(r: &Results) -> Judged {
+    let t = r.median("spawn/thread_spawn_join")?;
+    let f = r.median("spawn/fork_exit_wait")?;
+    Ok((
+        vec![format!(
+            "spawn/thread_spawn_join {} vs spawn/fork_exit_wait {}: a process costs {:.1}× a thread",
+            us(t),
+            us(f),
+            f / t
+        )],
+        t < f,
+    ))
+}
+
+/// Least-squares slope of (x, y).
+fn slope(points: &[(u64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0 as f64).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = points.iter().map(|p| (p.0 as f64 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 as f64 - mx).powi(2)).sum();
+    if sxx == 0.0 {
+        0.0
+    } else {
+        sxy / sxx
+    }
+}
+
+fn growth(s: &[(u64, f64)]) -> f64 {
+    s[s.len() - 1].1 / s[0].1
+}
+
+fn claim_2(r: &Results) -> Judged {
+    let fork = r.series_min("spawn_rss", "fork_exit_wait", 2)?;
+    let spawn = r.series_min("spawn_rss", "posix_spawn_wait", 2)?;
+    let (fg, sg) = (growth(&fork), growth(&spawn));
+    Ok((
+        vec![
+            format!(
+                "spawn_rss/fork_exit_wait/*: slope {:.1} µs per MiB, ×{fg:.2} from {} to {} MiB (≥ {FORK_GROWTH_MIN} required)",
+                slope(&fork) / 1e3,
+                fork[0].0,
+                fork[fork.len() - 1].0
+            ),
+            format!(
+                "spawn_rss/posix_spawn_wait/*: slope {:.3} µs per MiB, ×{sg:.2} over its sweep (≤ {SPAWN_FLAT_MAX} = flat)",
+                slope(&spawn) / 1e3
+            ),
+        ],
+        fg >= FORK_GROWTH_MIN && sg <= SPAWN_FLAT_MAX,
+    ))
+}
+
+fn claim_3(r: &Results) -> Judged {
+    let tt = r.median("ctx_switch_same_core/pipe_thread")?;
+    let tp = r.median("ctx_switch_same_core/pipe_process")?;
+    let ct = r.median("ctx_switch_cross_core/pipe_thread")?;
+    Ok((
+        vec![
+            format!("ctx_switch_same_core/pipe_thread {} vs ctx_switch_same_core/pipe_process {} per round trip (process/thread {:.2}×)", us(tt), us(tp), tp / tt),
+            format!("ctx_switch_cross_core/pipe_thread {} vs same core {} (cross/same {:.2}×)", us(ct), us(tt), ct / tt),
+        ],
+        tt < tp && ct > tt,
+    ))
+}
+
+fn claim_4(r: &Results) -> Judged {
+    // Oversubscribed: the critical-section sweep runs 2× cores threads; its longest section
+    // is where spinning wastes the most. Else sync_threads at its largest thread count.
+    let (group, sweep_name) = if !r.series("sync_critical_section", "std_mutex").is_empty() {
+        ("sync_critical_section", "ns")
+    } else {
+        ("sync_threads", "threads")
+    };
+    let mutex = r.series_min(group, "std_mutex", 1)?;
+    let spin = r.series_min(group, "spinlock_ttas", 1)?;
+    let &(p, m) = mutex.last().expect("non-empty");
+    let s = spin
+        .iter()
+        .find(|q| q.0 == p)
+        .map(|q| q.1)
+        .ok_or(format!("missing {group}/spinlock_ttas/{p}"))?;
+    let padded = r.series_min("sync_false_sharing", "padded", 1)?;
+    let &(n, pd) = padded.last().expect("non-empty");
+    let pk = r.median(&format!("sync_false_sharing/packed/{n}"))?;
+    Ok((
+        vec![
+            format!("{group}/std_mutex/{p} {} vs {group}/spinlock_ttas/{p} {} per increment ({sweep_name} = {p}; spin/mutex {:.2}×)", us(m), us(s), s / m),
+            format!("sync_false_sharing/padded/{n} {} vs packed {} (packed/padded {:.2}×)", us(pd), us(pk), pk / pd),
+        ],
+        m < s && pd < pk,
+    ))
+}
+
+fn claim_5(r: &Results) -> Judged {
+    let mut ev = Vec::new();
+    let mut ok = true;
+    for f in ["select", "poll"] {
+        let s = r.series_min("event_scan_fds", f, 2)?;
+        let g = growth(&s);
+        ev.push(format!(
+            "event_scan_fds/{f}: {} at {} fds → {} at {} (×{g:.1}, ≥ {SCAN_GROWTH_MIN} required)",
+            us(s[0].1),
+            s[0].0,
+            us(s[s.len() - 1].1),
+            s[s.len() - 1].0
+        ));
+        ok &= g >= SCAN_GROWTH_MIN;
+    }
+    let e = r.series_min("event_scan_fds", "epoll", 2)?;
+    let eg = growth(&e);
+    ev.push(format!(
+        "event_scan_fds/epoll: ×{eg:.2} from {} to {} registered (≤ {EPOLL_FLAT_MAX} = flat)",
+        e[0].0,
+        e[e.len() - 1].0
+    ));
+    let a = r.series_min("event_scan_active", "epoll", 2)?;
+    let ag = growth(&a);
+    ev.push(format!(
+        "event_scan_active/epoll: ×{ag:.1} from {} to {} active (must grow: > {EPOLL_FLAT_MAX})",
+        a[0].0,
+        a[a.len() - 1].0
+    ));
+    Ok((ev, ok && eg <= EPOLL_FLAT_MAX && ag > EPOLL_FLAT_MAX))
+}
+
+fn claim_6(r: &Results) -> Judged {
+    if r.server.is_empty() {
+        return Err("no target/threadbench/server.json".into());
+    }
+    let want = |row: &ServerRow| row.pss_bytes.is_some() && row.ctx_switches_per_req.is_some();
+    // The first (group, param) that has sped, mp and mt with both metrics.
+    let (group, param) = r
+        .server
+        .iter()
+        .filter(|row| row.model == "sped" && want(row))
+        .map(|row| (row.group.clone(), row.param))
+        .find(|(g, p)| {
+            ["mp", "mt"]
+                .iter()
+                .all(|m| r.server_row(g, m, *p).is_some_and(want))
+        })
+        .ok_or("server.json has no (group, param) with pss_bytes and ctx_switches_per_req for sped, mp and mt")?;
+    let get = |m: &str| r.server_row(&group, m, param).filter(|row| want(row));
+    let event: Vec<&ServerRow> = ["sped", "amped"].iter().filter_map(|m| get(m)).collect();
+    let others: Vec<&ServerRow> = ["mp", "mt"].iter().filter_map(|m| get(m)).collect();
+    let at = param.map(|p| format!("/{p}")).unwrap_or_default();
+    let mut ev = Vec::new();
+    for row in event.iter().chain(&others) {
+        ev.push(format!(
+            "{group}/{}{at}: PSS {:.1} MiB, {:.2} context switches per request",
+            row.model,
+            row.pss_bytes.unwrap_or(0.0) / 1048576.0,
+            row.ctx_switches_per_req.unwrap_or(0.0)
+        ));
+    }
+    let max = |rows: &[&ServerRow], f: fn(&ServerRow) -> f64| {
+        rows.iter().map(|r| f(r)).fold(f64::MIN, f64::max)
+    };
+    let min = |rows: &[&ServerRow], f: fn(&ServerRow) -> f64| {
+        rows.iter().map(|r| f(r)).fold(f64::MAX, f64::min)
+    };
+    let pss = |r: &ServerRow| r.pss_bytes.unwrap_or(0.0);
+    let cs = |r: &ServerRow| r.ctx_switches_per_req.unwrap_or(0.0);
+    Ok((
+        ev,
+        max(&event, pss) < min(&others, pss) && max(&event, cs) < min(&others, cs),
+    ))
+}
+
+fn claim_7(r: &Results) -> Judged {
+    let g = "server_specweb";
+    let sped = r.median(&format!("{g}/sped"))?;
+    let amped = r.median(&format!("{g}/amped"))?;
+    let mt = r.median(&format!("{g}/mt"))?;
+    let times = [sped, amped, mt];
+    let spread = times.iter().cloned().fold(f64::MIN, f64::max)
+        / times.iter().cloned().fold(f64::MAX, f64::min);
+    Ok((
+        vec![
+            format!("{g}/sped {}, {g}/amped {}, {g}/mt {} per request", us(sped), us(amped), us(mt)),
+            format!("slowest/fastest {spread:.2}× (≤ {CACHED_SPREAD_MAX} = matters little); sped/amped time {:.2} (≤ {:.2} = SPED ≥ AMPED within noise)", sped / amped, 1.0 + NOISE),
+        ],
+        spread <= CACHED_SPREAD_MAX && sped <= amped * (1.0 + NOISE),
+    ))
+}
+
+fn claim_8(r: &Results) -> Judged {
+    let amped = r.series_min("server_disk", "amped", 1)?;
+    let &(p, a) = amped.last().expect("non-empty");
+    let s = r.median(&format!("server_disk/sped/{p}"))?;
+    Ok((
+        vec![format!(
+            "server_disk/amped/{p} {} vs server_disk/sped/{p} {} per request: AMPED {:.2}× SPED's throughput (≥ {DISK_GAIN_MIN} required)",
+            us(a),
+            us(s),
+            s / a
+        )],
+        s / a >= DISK_GAIN_MIN,
+    ))
+}
+
+fn claim_9(r: &Results) -> Judged {
+    let g = "server_conns";
+    let mut keep = BTreeMap::new();
+    let mut ev = Vec::new();
+    for m in ["mp", "mt", "sped", "amped"] {
+        let s = r.series_min(g, m, 2)?;
+        let hi = *s.last().expect("non-empty");
+        if hi.0 < 200 {
+            return Err(format!("{g}/{m}/* has no point above 200 connections"));
+        }
+        let lo = *s
+            .iter()
+            .rev()
+            .find(|p| p.0 <= 64)
+            .ok_or(format!("{g}/{m}/* has no point at ≤ 64 connections"))?;
+        // Time per request is 1/throughput: kept throughput = t(lo)/t(hi).
+        let k = lo.1 / hi.1;
+        ev.push(format!(
+            "{g}/{m}: throughput at {} conns = {:.2}× that at {} conns",
+            hi.0, k, lo.0
+        ));
+        keep.insert(m, k);
+    }
+    let ok = keep["mp"] < keep["mt"]
+        && keep["mp"] < keep["sped"].min(keep["amped"])
+        && keep["mt"] <= keep["sped"].max(keep["amped"])
+        && keep["sped"] >= FLAT_KEEP_MIN
+        && keep["amped"] >= FLAT_KEEP_MIN;
+    ev.push(format!("flat = keeps ≥ {FLAT_KEEP_MIN}"));
+    Ok((ev, ok))
+}
+
+fn claim_10(r: &Results) -> Judged {
+    let m = r
+        .models
+        .as_ref()
+        .ok_or("no target/threadbench/models.json")?;
+    let bw = m
+        .toyshop
+        .get("boss_worker")
+        .ok_or("models.json lacks toyshop.boss_worker")?;
+    let pl = m
+        .toyshop
+        .get("pipeline")
+        .ok_or("models.json lacks toyshop.pipeline")?;
+    let line = |name: &str, f: &ToyshopFigures, lecture: (f64, f64)| {
+        format!(
+            "models_toyshop/{name}: total {:.1} units ({:+.1} % vs lecture {}), average {:.1} units ({:+.1} % vs {:.1}); virtual {:.0} / {:.1}; unit {} µs, work {}",
+            f.total_units,
+            (f.total_units / lecture.0 - 1.0) * 100.0,
+            lecture.0,
+            f.average_units,
+            (f.average_units / lecture.1 - 1.0) * 100.0,
+            lecture.1,
+            f.virtual_total_units,
+            f.virtual_average_units,
+            f.unit_us,
+            f.work_mode
+        )
+    };
+    use crate::blocks::models::ShopModel;
+    Ok((
+        vec![
+            line("boss_worker", bw, ShopModel::BossWorker.lecture_answer()),
+            line("pipeline", pl, ShopModel::Pipeline.lecture_answer()),
+        ],
+        pl.total_units < bw.total_units && bw.average_units < pl.average_units,
+    ))
+}
+
+fn claim_11(r: &Results) -> Judged {
+    let blocking = r.series_min("latency_hiding", "blocking", 2)?;
+    let threads = r.series_min("latency_hiding", "threads", 2)?;
+    let points: Vec<(u64, f64, f64)> = blocking
+        .iter()
+        .filter_map(|&(p, b)| threads.iter().find(|q| q.0 == p).map(|q| (p, b, q.1)))
+        .collect();
+    let (t_ctx, source) = match r.models.as_ref().and_then(|m| m.ctx_switch_ns) {
+        Some(ns) => (
+            ns,
+            "pipe ping-pong on one pinned core (models.json)".to_string(),
+        ),
+        None => (
+            r.median("ctx_switch_same_core/pipe_thread")? / 2.0,
+            "ctx_switch_same_core/pipe_thread / 2".to_string(),
+        ),
+    };
+    let rule_us = 2.0 * t_ctx / 1e3;
+    let base = match points.first() {
+        Some(&(0, b, t)) => b / t,
+        _ => 1.0,
+    };
+    let mut ev: Vec<String> = points
+        .iter()
+        .map(|(p, b, t)| {
+            format!(
+                "latency_hiding/blocking/{p} {} vs latency_hiding/threads/{p} {} per request: pool gain {:.2}× ({:.2}× relative to t_idle = 0)",
+                us(*b),
+                us(*t),
+                b / t,
+                b / t / base
+            )
+        })
+        .collect();
+    ev.push(format!(
+        "t_ctx_switch = {} ({source}); 2 · t_ctx = {rule_us:.2} µs",
+        us(t_ctx)
+    ));
+    let Some((below, at)) = crossover(&points, NOISE) else {
+        ev.push("the pool never wins by more than the noise margin".into());
+        return Ok((ev, false));
+    };
+    ev.push(format!(
+        "crossover: threads win from t_idle = {at} µs on{}",
+        below
+            .map(|b| format!(" (not yet at {b} µs)"))
+            .unwrap_or_default()
+    ));
+    let near =
+        at as f64 >= rule_us / NEAR_FACTOR && below.unwrap_or(0) as f64 <= rule_us * NEAR_FACTOR;
+    ev.push(
+        "win = the pool faster by more than the noise margin, outright and relative to its gain \
+         at t_idle = 0, here and at every larger t_idle"
+            .into(),
+    );
+    ev.push(format!(
+        "near = the crossover interval overlaps [2·t_ctx / {NEAR_FACTOR}, 2·t_ctx × {NEAR_FACTOR}]"
+    ));
+    Ok((ev, near))
+}
+
+fn claim_12(r: &Results) -> Judged {
+    let cores = r.cores();
+    let mut ev = vec![format!("cores: {cores}")];
+    let mut ok = true;
+    for split in ["threads", "processes"] {
+        let s = r.series_min("matmul", split, 2)?;
+        let one = s
+            .iter()
+            .find(|p| p.0 == 1)
+            .ok_or(format!("missing matmul/{split}/1"))?
+            .1;
+        let at_cores = s
+            .iter()
+            .find(|p| p.0 as usize == cores)
+            .ok_or(format!("missing matmul/{split}/{cores}"))?
+            .1;
+        let beyond: Vec<(u64, f64)> = s.iter().filter(|p| p.0 as usize > cores).cloned().collect();
+        if beyond.is_empty() {
+            return Err(format!(
+                "matmul/{split}/* has no point beyond {cores} workers"
+            ));
+        }
+        let sp_cores = one / at_cores;
+        let sp_beyond = beyond.iter().map(|p| one / p.1).fold(0.0, f64::max);
+        let list: Vec<String> = s
+            .iter()
+            .map(|p| format!("{}: {:.2}×", p.0, one / p.1))
+            .collect();
+        ev.push(format!(
+            "matmul/{split}/* speedup vs 1 worker: {}",
+            list.join(", ")
+        ));
+        ok &= sp_cores >= SPEEDUP_FRACTION_MIN * cores as f64
+            && sp_beyond <= sp_cores * BEYOND_CORES_MAX;
+    }
+    ev.push(format!(
+        "holds = speedup at {cores} workers ≥ {SPEEDUP_FRACTION_MIN} × {cores}, and beyond it ≤ {BEYOND_CORES_MAX} × that"
+    ));
+    Ok((ev, ok))
+}
+
+/// Every claim, judged from `r`.
+pub fn findings(r: &Results) -> Vec<Finding> {
+    let judges: [fn(&Results) -> Judged; 12] = [
+        claim_1, claim_2, claim_3, claim_4, claim_5, claim_6, claim_7, claim_8, claim_9, claim_10,
+        claim_11, claim_12,
+    ];
+    judges
+        .iter()
+        .zip(CLAIMS)
+        .enumerate()
+        .map(|(i, (judge, claim))| {
+            let (evidence, verdict) = match judge(r) {
+                Ok((ev, ok)) => (ev, verdict(ok)),
+                Err(why) => (Vec::new(), Verdict::NotMeasured(why)),
+            };
+            Finding {
+                number: i + 1,
+                claim,
+                evidence,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// The findings page as Markdown.
+pub fn findings_markdown(r: &Results) -> String {
+    let mut md = String::from(
+        "# Findings: the lecture's claims, checked on this machine\n\n\
+         Verdicts are computed from this run's results (criterion medians, server.json, \
+         models.json); the machine may have been shared, so read ratios, not absolutes.\n\n",
+    );
+    for f in findings(r) {
+        let _ = writeln!(
+            md,
+            "## {}. {}\n\n**Verdict: {}**\n",
+            f.number,
+            f.claim,
+            f.verdict.label()
+        );
+        for e in &f.evidence {
+            let _ = writeln!(md, "- {e}");
+        }
+        md.push('\n');
+    }
+    md
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The findings as an HTML fragment (a `<section>`) for the suite's index.html.
+pub fn findings_html(r: &Results) -> String {
+    let mut h = String::from("<section id=\"findings\">\n<h2>Findings: the lecture's claims</h2>\n<table>\n<tr><th>#</th><th>Claim</th><th>Verdict</th><th>Evidence</th></tr>\n");
+    for f in findings(r) {
+        let class = match f.verdict {
+            Verdict::Holds => "holds",
+            Verdict::DoesNotHold => "fails",
+            Verdict::NotMeasured(_) => "missing",
+        };
+        let ev: Vec<String> = f.evidence.iter().map(|e| escape(e)).collect();
+        let _ = writeln!(
+            h,
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            f.number,
+            escape(f.claim),
+            escape(&f.verdict.label()),
+            ev.join("<br>")
+        );
+    }
+    h.push_str("</table>\n</section>\n");
+    h
+}
+
+/// criterion's output directory (`target/criterion`, under `CARGO_TARGET_DIR` when set).
+pub fn criterion_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("criterion")
+}
+
+impl Results {
+    /// [`Results::load`] from the default places: `target/criterion` and `target/threadbench`
+    /// (what the report's index.html passes to [`findings_html`]).
+    pub fn load_default() -> io::Result<Results> {
+        Results::load(&criterion_dir(), &super::output_dir()?)
+    }
+}
+
+/// Regenerates `target/threadbench/findings.md` from what is saved; returns its path.
+pub fn write_findings() -> io::Result<PathBuf> {
+    let out = super::output_dir()?;
+    let results = Results::load(&criterion_dir(), &out)?;
+    let path = out.join("findings.md");
+    std::fs::write(&path, findings_markdown(&results))?;
+    Ok(path)
+}
