@@ -1,6 +1,7 @@
 //! Workloads the focused benches time. Each is a `pub` function returning an [`Outcome`]
 //! that the bench checks (so a broken variant cannot look fast) and that unit tests run too.
 
+pub mod models;
 pub mod spawn;
 
 use std::time::Duration;
@@ -24,4 +25,3 @@ impl Outcome {
         self.elapsed
     }
 }
-pub mod models;

@@ -2,6 +2,7 @@
 //! and (grown by later work) side metrics, the HTML/SVG report and baseline comparison.
 
 pub mod env;
+pub mod findings;
 
 use std::path::PathBuf;
 
@@ -14,4 +15,3 @@ pub fn output_dir() -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
-pub mod findings;
