@@ -204,3 +204,25 @@ fn a_sweep_without_the_needed_range_is_not_measured() {
         f[8].verdict
     );
 }
+
+#[test]
+fn results_of_an_earlier_run_are_ignored() {
+    let t = TempDir::new("stale");
+    fixture(&t, false);
+    // A point only an earlier run (say, another profile) measured: 3 workers, 10× faster.
+    put(&t.criterion(), "matmul/threads/3", 10.0);
+    let est = t.criterion().join("matmul/threads/3/new/estimates.json");
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&est)
+        .expect("open estimates.json")
+        .set_modified(an_hour_ago)
+        .expect("backdate estimates.json");
+    let r = t.load();
+    assert!(!r.medians.contains_key("matmul/threads/3"));
+    assert_eq!(findings(&r)[11].verdict, Verdict::Holds);
+    // Written in the same run, the same point counts (and breaks "no further").
+    put(&t.criterion(), "matmul/threads/3", 10.0);
+    assert_eq!(findings(&t.load())[11].verdict, Verdict::DoesNotHold);
+}

@@ -2,6 +2,7 @@
 //! that the bench checks (so a broken variant cannot look fast) and that unit tests run too.
 
 pub mod ctx_switch;
+pub mod models;
 pub mod spawn;
 
 use std::time::Duration;
@@ -25,4 +26,3 @@ impl Outcome {
         self.elapsed
     }
 }
-pub mod models;

@@ -86,6 +86,12 @@ pub struct ModelsFile {
     pub crossover_idle_us: Option<(Option<u64>, u64)>,
 }
 
+/// Within one group, a result written more than this before the next newer one belongs to an
+/// earlier run (criterion keeps every ID's last result, also of sweep points this run did not
+/// include): it is ignored so one claim never mixes runs or profiles. Consecutive benchmarks of
+/// one run finish seconds apart.
+pub const RUN_GAP: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Everything the findings are computed from.
 #[derive(Debug, Clone, Default)]
 pub struct Results {
@@ -169,7 +175,7 @@ impl Results {
     /// Reads criterion's tree under `criterion_dir` and server.json/models.json in
     /// `threadbench_dir`. Missing files are fine; unreadable ones are errors naming the file.
     pub fn load(criterion_dir: &Path, threadbench_dir: &Path) -> io::Result<Results> {
-        let mut medians = BTreeMap::new();
+        let mut found = Vec::new();
         let mut stack = vec![criterion_dir.to_path_buf()];
         while let Some(dir) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -187,15 +193,18 @@ impl Results {
                 }
                 if name == "new" {
                     let bench: Option<BenchmarkJson> = read_json(&path.join("benchmark.json"))?;
-                    let est: Option<EstimatesJson> = read_json(&path.join("estimates.json"))?;
+                    let est_path = path.join("estimates.json");
+                    let est: Option<EstimatesJson> = read_json(&est_path)?;
                     if let (Some(b), Some(e)) = (bench, est) {
-                        medians.insert(b.full_id, e.median.point_estimate);
+                        let written = std::fs::metadata(&est_path)?.modified()?;
+                        found.push((b.full_id, e.median.point_estimate, written));
                     }
                 } else {
                     stack.push(path);
                 }
             }
         }
+        let medians = latest_run_only(found);
         let server = match read_json::<ServerJson>(&threadbench_dir.join("server.json"))? {
             Some(ServerJson::Rows(rows)) | Some(ServerJson::Wrapped { results: rows }) => rows,
             None => Vec::new(),
@@ -253,6 +262,31 @@ impl Results {
             .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
             .unwrap_or(1)
     }
+}
+
+/// Keeps, per group, only the results of the group's latest run (see [`RUN_GAP`]).
+fn latest_run_only(mut found: Vec<(String, f64, std::time::SystemTime)>) -> BTreeMap<String, f64> {
+    let group = |id: &str| id.split('/').next().unwrap_or("").to_string();
+    // Newest first within each group.
+    found.sort_by(|a, b| group(&a.0).cmp(&group(&b.0)).then(b.2.cmp(&a.2)));
+    let mut medians = BTreeMap::new();
+    let mut current: Option<(String, std::time::SystemTime)> = None;
+    let mut stale = false;
+    for (id, median, written) in found {
+        let g = group(&id);
+        match &current {
+            Some((cg, prev)) if *cg == g => {
+                if stale || prev.duration_since(written).unwrap_or_default() > RUN_GAP {
+                    stale = true;
+                    continue;
+                }
+            }
+            _ => stale = false,
+        }
+        current = Some((g, written));
+        medians.insert(id, median);
+    }
+    medians
 }
 
 fn us(ns: f64) -> String {
@@ -677,7 +711,9 @@ pub fn findings_markdown(r: &Results) -> String {
     let mut md = String::from(
         "# Findings: the lecture's claims, checked on this machine\n\n\
          Verdicts are computed from this run's results (criterion medians, server.json, \
-         models.json); the machine may have been shared, so read ratios, not absolutes.\n\n",
+         models.json); the machine may have been shared, so read ratios, not absolutes. \
+         Within a group, results older than the group's latest run (written more than 2 \
+         minutes before the next newer one) are ignored.\n\n",
     );
     for f in findings(r) {
         let _ = writeln!(

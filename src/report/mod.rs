@@ -3,6 +3,7 @@
 
 pub mod env;
 pub mod estimates;
+pub mod findings;
 
 use std::path::PathBuf;
 
@@ -15,4 +16,3 @@ pub fn output_dir() -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
-pub mod findings;

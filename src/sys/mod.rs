@@ -8,5 +8,5 @@ pub mod cpu;
 pub mod futex;
 pub mod limits;
 pub mod process;
-pub mod spawn;
 pub mod shm;
+pub mod spawn;
