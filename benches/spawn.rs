@@ -28,7 +28,7 @@ fn main() {
             if !told {
                 told = true;
                 // What the timed samples see: Spawner::run returns free heap first, too.
-                threadbench::sys::process::release_free_heap();
+                threadbench::sys::spawn::release_free_heap();
                 eprintln!(
                     "spawn/{}: bench process at first sample: {}",
                     creation.name(),

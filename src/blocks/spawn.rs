@@ -105,7 +105,7 @@ impl Spawner {
     /// Creates, completes and reaps `iters` units; returns the time and the count reaped.
     pub fn run(&mut self, iters: u64) -> io::Result<Outcome> {
         // Outside the timing: criterion's leftover heap would inflate every fork (page tables).
-        crate::sys::process::release_free_heap();
+        crate::sys::spawn::release_free_heap();
         match self.creation {
             Creation::ThreadSpawnJoin => timed(iters, || {
                 std::thread::Builder::new()

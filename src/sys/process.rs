@@ -196,13 +196,3 @@ pub fn expect_clean_exit(pid: Pid) -> io::Result<()> {
         }
     }
 }
-
-/// Returns the allocator's free memory to the kernel (`malloc_trim(0)`). fork copies the page
-/// tables of every resident anonymous page, so heap left over from criterion's analysis of a
-/// previous benchmark (a few MiB) would otherwise be charged to the next fork benchmark.
-pub fn release_free_heap() {
-    // SAFETY: malloc_trim only walks glibc's own heap under its own locks; no pointers passed.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}

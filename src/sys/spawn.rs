@@ -163,6 +163,16 @@ pub fn vfork_exit_wait(stack: &mut CloneStack) -> io::Result<()> {
     expect_clean_exit(result?)
 }
 
+/// Returns the allocator's free memory to the kernel (`malloc_trim(0)`). fork copies the page
+/// tables of every resident anonymous page, so heap left over from criterion's analysis of a
+/// previous benchmark (a few MiB) would otherwise be charged to the next fork benchmark.
+pub fn release_free_heap() {
+    // SAFETY: malloc_trim only walks glibc's own heap under its own locks; no pointers passed.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Closes every descriptor of the calling process except 0, 1, 2 and `keep`. For a forked
 /// child of a multi-threaded parent: descriptors other threads opened (another test's pipes)
 /// must not be held open by a long-lived child, or their owners would never see EOF.
