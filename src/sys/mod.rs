@@ -6,4 +6,7 @@
 
 pub mod cpu;
 pub mod limits;
+pub mod mmap;
+pub mod net;
 pub mod process;
+pub mod signals;
