@@ -365,3 +365,34 @@ fn bad_invocations_fail_clearly() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("in use"));
 }
+
+#[test]
+fn peer_reset_mid_response_kills_nothing() {
+    let root = docroot("reset");
+    let big: Vec<u8> = (0..4u32 * 1024 * 1024).map(|i| (i >> 3) as u8).collect();
+    std::fs::write(root.0.join("big.bin"), &big).expect("writing big.bin");
+    for model in MODELS {
+        let srv = start(model, &root.0);
+        let workers = threadbench::procfs::descendants(srv.guard.pid().as_raw());
+        for _ in 0..3 {
+            let mut s = TcpStream::connect(srv.addr).expect("connecting");
+            s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("request");
+            let mut buf = [0u8; 1000];
+            s.read_exact(&mut buf).expect("start of the response");
+            // Closing with unread data makes the kernel send RST: the server is mid-response.
+        }
+        let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
+        let r = parse_responses(&exchange(srv.addr, &c), false);
+        assert_eq!(r[0].0, 200, "{model}: not serving after resets");
+        if model == "mp" || model == "amped" {
+            // The pool (or the helpers) is still the same set of processes.
+            assert_eq!(
+                threadbench::procfs::descendants(srv.guard.pid().as_raw()),
+                workers,
+                "{model}: a worker died"
+            );
+        }
+        stop(srv);
+    }
+}
