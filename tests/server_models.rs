@@ -43,10 +43,15 @@ struct Server {
 }
 
 fn start(model: &str, root: &Path) -> Server {
+    start_with(model, root, &[])
+}
+
+fn start_with(model: &str, root: &Path, extra: &[&str]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_threadbench"));
     cmd.args(["--profile", "ci", "serve", "--model", model, "--docroot"])
         .arg(root)
         .args(["--processes", "2", "--threads", "4", "--helpers", "2"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut guard = ChildGuard::spawn(&mut cmd).expect("spawning threadbench serve");
@@ -393,6 +398,26 @@ fn peer_reset_mid_response_kills_nothing() {
                 "{model}: a worker died"
             );
         }
+        stop(srv);
+    }
+}
+
+#[test]
+fn sendfile_mode_sends_the_same_bytes() {
+    let root = docroot("sendfile");
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(root.0.join("mid.bin"), &big).expect("writing mid.bin");
+    for model in MODELS {
+        let srv = start_with(model, &root.0, &["--send", "sendfile"]);
+        let c = case(
+            "pipelined",
+            b"GET /mid.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            &[],
+        );
+        let r = parse_responses(&exchange(srv.addr, &c), false);
+        assert_eq!(r.len(), 2, "{model}");
+        assert!(r[0].2 == big, "{model}: mid.bin differs with sendfile");
+        assert_eq!(r[1].2, std::fs::read(root.0.join("a.bin")).expect("a.bin"));
         stop(srv);
     }
 }
