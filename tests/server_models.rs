@@ -421,3 +421,43 @@ fn sendfile_mode_sends_the_same_bytes() {
         stop(srv);
     }
 }
+
+#[test]
+fn out_of_descriptors_backs_off_and_keeps_serving() {
+    let root = docroot("emfile");
+    for model in ["sped", "mt_spawn"] {
+        let srv = start(model, &root.0);
+        let pid = srv.guard.pid().as_raw();
+        let open_now = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("fds")
+            .count() as u64;
+        threadbench::sys::limits::set_nofile_of(pid, open_now + 4).expect("prlimit");
+        // More idle connections than the server has descriptors: accept hits EMFILE.
+        let mut idle = Vec::new();
+        for _ in 0..12 {
+            let mut s = TcpStream::connect(srv.addr).expect("connecting");
+            s.write_all(b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("request");
+            idle.push(s);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            matches!(threadbench::procfs::state(pid), Some('S') | Some('R')),
+            "{model}: server gone under EMFILE"
+        );
+        // Free the descriptors: every queued connection is then accepted and answered.
+        idle.truncate(2);
+        for s in &mut idle {
+            s.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let mut b = [0u8; 12];
+            s.read_exact(&mut b).expect("answer on a held connection");
+            assert_eq!(&b, b"HTTP/1.1 200");
+        }
+        drop(idle);
+        let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
+        let r = parse_responses(&exchange(srv.addr, &c), false);
+        assert_eq!(r[0].0, 200, "{model}: not serving after EMFILE");
+        stop(srv);
+    }
+}
