@@ -10,6 +10,7 @@
 //! - [`blocks`]: workloads the focused benches time.
 //! - [`report`]: machine metadata and the suite's own output under `target/threadbench/`.
 //! - [`procfs`]: reading `/proc` (children, descriptors, process states).
+//! - [`server`]: the static-file HTTP server, its seven concurrency models and tree stats.
 //!
 //! Invariants: `unsafe` only in `sys`; everything started is stopped (see
 //! [`sys::process::ChildGuard`]); in pinned runs server and load generator never share a core.
@@ -22,5 +23,6 @@ pub mod pin;
 pub mod procfs;
 pub mod profile;
 pub mod report;
+pub mod server;
 #[allow(unsafe_code)]
 pub mod sys;

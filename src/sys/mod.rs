@@ -7,6 +7,9 @@
 pub mod cpu;
 pub mod futex;
 pub mod limits;
+pub mod mmap;
+pub mod net;
 pub mod process;
 pub mod shm;
+pub mod signals;
 pub mod spawn;
