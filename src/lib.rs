@@ -18,6 +18,7 @@
 
 pub mod blocks;
 pub mod harness;
+pub mod load;
 pub mod pin;
 pub mod procfs;
 pub mod profile;

@@ -7,3 +7,5 @@
 pub mod cpu;
 pub mod limits;
 pub mod process;
+pub mod pagecache;
+pub mod connect;
