@@ -2,6 +2,8 @@
 //! and (grown by later work) side metrics, the HTML/SVG report and baseline comparison.
 
 pub mod env;
+pub mod html;
+pub mod server_results;
 
 use std::path::PathBuf;
 
