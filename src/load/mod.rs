@@ -22,6 +22,7 @@
 //!
 //! It does not measure: DNS, TLS, HTTP pipelining, or request bodies.
 
+pub mod e2e;
 pub mod engine;
 pub mod proctree;
 pub mod validate;
