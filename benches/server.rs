@@ -26,8 +26,14 @@ fn bench_one(
     mode: ConnMode,
     disk: bool,
 ) {
-    let server = ServerProcess::start(Path::new(EXE), model, w.docroot.path(), &suite.plan.server, &suite.profile.server)
-        .expect("start threadbench serve");
+    let server = ServerProcess::start(
+        Path::new(EXE),
+        model,
+        w.docroot.path(),
+        &suite.plan.server,
+        &suite.profile.server,
+    )
+    .expect("start threadbench serve");
     let spec = e2e::spec_for(server.addr, w, conns, mode, &suite.plan.client);
     let mut side = SideMetrics::start(server.pid());
     let id = match param {
@@ -44,13 +50,20 @@ fn bench_one(
             o.expect("load run").checked(iters)
         })
     });
-    let rec = side.save(group_name, model, param).expect("write server.json");
+    let rec = side
+        .save(group_name, model, param)
+        .expect("write server.json");
     if rec.client_bound {
-        eprintln!("threadbench: {group_name}/{model}: client-bound (client CPU {:.0} %)", rec.client_cpu_util * 100.0);
+        eprintln!(
+            "threadbench: {group_name}/{model}: client-bound (client CPU {:.0} %)",
+            rec.client_cpu_util * 100.0
+        );
     }
     let clean = server.stop().expect("stop server");
     if !clean {
-        eprintln!("threadbench: {group_name}/{model}: server did not exit cleanly on SIGTERM (killed)");
+        eprintln!(
+            "threadbench: {group_name}/{model}: server did not exit cleanly on SIGTERM (killed)"
+        );
     }
 }
 
@@ -75,7 +88,17 @@ fn main() {
         let w = workload::single(size).expect("generate file");
         group.throughput(Throughput::Bytes(size));
         for model in MODELS {
-            bench_one(&suite, &mut group, name, model, Some(size), &w, conns, ConnMode::Close, false);
+            bench_one(
+                &suite,
+                &mut group,
+                name,
+                model,
+                Some(size),
+                &w,
+                conns,
+                ConnMode::Close,
+                false,
+            );
         }
     }
     group.finish();
@@ -87,7 +110,17 @@ fn main() {
     let w = workload::single(1024).expect("generate file");
     for n in suite.sweep(name) {
         for model in MODELS {
-            bench_one(&suite, &mut group, name, model, Some(n), &w, n as usize, ConnMode::KeepAlive, false);
+            bench_one(
+                &suite,
+                &mut group,
+                name,
+                model,
+                Some(n),
+                &w,
+                n as usize,
+                ConnMode::KeepAlive,
+                false,
+            );
         }
     }
     group.finish();
@@ -98,7 +131,17 @@ fn main() {
     group.throughput(Throughput::Elements(1));
     let w = workload::specweb96(p.specweb_dirs as usize, 1996).expect("generate SPECweb96 set");
     for model in MODELS {
-        bench_one(&suite, &mut group, name, model, None, &w, conns, ConnMode::KeepAlive, false);
+        bench_one(
+            &suite,
+            &mut group,
+            name,
+            model,
+            None,
+            &w,
+            conns,
+            ConnMode::KeepAlive,
+            false,
+        );
     }
     group.finish();
 
@@ -109,7 +152,17 @@ fn main() {
         let w = workload::disk(kib * 1024, p.disk_files as usize).expect("generate disk set");
         group.throughput(Throughput::Bytes(kib * 1024));
         for model in MODELS {
-            bench_one(&suite, &mut group, name, model, Some(kib), &w, conns, ConnMode::KeepAlive, true);
+            bench_one(
+                &suite,
+                &mut group,
+                name,
+                model,
+                Some(kib),
+                &w,
+                conns,
+                ConnMode::KeepAlive,
+                true,
+            );
         }
     }
     group.finish();

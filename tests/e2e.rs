@@ -37,7 +37,10 @@ fn no_server_process_outlives_a_panic_or_a_stop() {
     }));
     assert!(r.is_err());
     for p in &pids {
-        assert!(e2e::wait_gone(*p, Duration::from_secs(5)), "process {p} outlived the panic");
+        assert!(
+            e2e::wait_gone(*p, Duration::from_secs(5)),
+            "process {p} outlived the panic"
+        );
     }
     // A normal stop.
     let s = ServerProcess::spawn(&mut fake_server()).expect("spawn fake server");
@@ -45,7 +48,10 @@ fn no_server_process_outlives_a_panic_or_a_stop() {
     pids.extend(threadbench::procfs::descendants(s.pid()));
     s.stop().expect("stop");
     for p in &pids {
-        assert!(e2e::wait_gone(*p, Duration::from_secs(5)), "process {p} outlived stop");
+        assert!(
+            e2e::wait_gone(*p, Duration::from_secs(5)),
+            "process {p} outlived stop"
+        );
     }
     // A server that never announces itself is an error, not a hang.
     let mut silent = Command::new("/bin/sh");
@@ -78,11 +84,19 @@ fn serve(mut s: TcpStream, root: PathBuf) {
         while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_string();
             buf.drain(..end + 4);
-            let path = head.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+            let path = head
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_string();
             let body = std::fs::read(root.join(path)).unwrap_or_default();
-            let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+            let mut resp =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
             resp.extend_from_slice(&body);
-            if s.write_all(&resp).is_err() || head.to_ascii_lowercase().contains("connection: close") {
+            if s.write_all(&resp).is_err()
+                || head.to_ascii_lowercase().contains("connection: close")
+            {
                 return;
             }
         }
@@ -96,7 +110,7 @@ fn a_measured_benchmark_records_its_side_metrics() {
     let spec = e2e::spec_for(addr, &w, 4, ConnMode::KeepAlive, &[]);
     let mut side = SideMetrics::start(std::process::id() as i32);
     let o = e2e::run_requests(&spec, 300, &mut side).expect("load");
-    assert_eq!(o.checked(300) > Duration::ZERO, true);
+    assert!(o.checked(300) > Duration::ZERO);
     let rec = side.finish("server_specweb", "test", None);
     assert_eq!((rec.requests, rec.errors), (300, 0));
     assert!(rec.req_per_s > 0.0 && rec.server_rss_bytes > 0 && rec.server_cpu_us_per_req > 0.0);
@@ -108,6 +122,9 @@ fn a_measured_benchmark_records_its_side_metrics() {
     let o = e2e::run_disk_requests(&spec, &d, 40, &mut side).expect("disk load");
     assert_eq!(o.completed, 40);
     let rec = side.finish("server_disk", "test", Some(16));
-    assert!(rec.resident_before.is_some(), "eviction measured before each batch");
+    assert!(
+        rec.resident_before.is_some(),
+        "eviction measured before each batch"
+    );
     assert_eq!(rec.requests, 40);
 }

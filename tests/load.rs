@@ -39,7 +39,8 @@ impl Drop for TestServer {
 fn serve_conn(mut s: TcpStream, b: Behaviour, stop: &AtomicBool) {
     let mut buf = Vec::new();
     let mut tmp = [0u8; 4096];
-    s.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
     while !stop.load(Ordering::SeqCst) {
         match s.read(&mut tmp) {
             Ok(0) => return,
@@ -47,7 +48,9 @@ fn serve_conn(mut s: TcpStream, b: Behaviour, stop: &AtomicBool) {
             Err(_) => continue,
         }
         while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let close = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase().contains("connection: close");
+            let close = String::from_utf8_lossy(&buf[..end])
+                .to_ascii_lowercase()
+                .contains("connection: close");
             buf.drain(..end + 4);
             match b {
                 Behaviour::Reset => {
@@ -55,7 +58,10 @@ fn serve_conn(mut s: TcpStream, b: Behaviour, stop: &AtomicBool) {
                     let _ = nix::sys::socket::setsockopt(
                         &s,
                         nix::sys::socket::sockopt::Linger,
-                        &nix::libc::linger { l_onoff: 1, l_linger: 0 },
+                        &nix::libc::linger {
+                            l_onoff: 1,
+                            l_linger: 0,
+                        },
                     );
                     return;
                 }
@@ -63,7 +69,11 @@ fn serve_conn(mut s: TcpStream, b: Behaviour, stop: &AtomicBool) {
                 Behaviour::Slow(d) => std::thread::sleep(d),
                 _ => {}
             }
-            let len = if b == Behaviour::WrongLength { BODY.len() - 1 } else { BODY.len() };
+            let len = if b == Behaviour::WrongLength {
+                BODY.len() - 1
+            } else {
+                BODY.len()
+            };
             // One write: head and body in separate small writes would meet Nagle + delayed ACK.
             let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n").into_bytes();
             resp.extend_from_slice(&BODY[..len]);
@@ -164,8 +174,15 @@ fn counts_wrong_length_reset_and_stall_as_errors() {
     s.requests = Some(10);
     s.deadline = Duration::from_millis(300);
     let r = run(&s).expect("load run");
-    assert_eq!((r.ok, r.errors.timeout), (0, 2), "two requests outstanding at the deadline");
-    assert!(r.elapsed < Duration::from_secs(5), "bounded by the deadline");
+    assert_eq!(
+        (r.ok, r.errors.timeout),
+        (0, 2),
+        "two requests outstanding at the deadline"
+    );
+    assert!(
+        r.elapsed < Duration::from_secs(5),
+        "bounded by the deadline"
+    );
 }
 
 #[test]
@@ -174,7 +191,10 @@ fn refuses_remote_targets_and_counts_refused_connections() {
     s.requests = Some(1);
     assert!(run(&s).is_err());
     // A port nobody listens on.
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
     let mut s = spec(port);
     s.requests = Some(5);
     let r = run(&s).expect("load run");
@@ -194,8 +214,14 @@ fn open_loop_latency_counts_from_the_scheduled_time() {
     let r = run(&s).expect("load run");
     assert_eq!(r.ok, 20);
     let max_ms = r.latency_ns.max() as f64 / 1e6;
-    assert!(max_ms > 200.0, "max latency {max_ms} ms must include the queueing behind the schedule");
-    assert!(r.rate_shortfall.is_some(), "200 req/s is not sustainable against 50 req/s");
+    assert!(
+        max_ms > 200.0,
+        "max latency {max_ms} ms must include the queueing behind the schedule"
+    );
+    assert!(
+        r.rate_shortfall.is_some(),
+        "200 req/s is not sustainable against 50 req/s"
+    );
 
     // The same server, a sustainable schedule: latency close to the service time, no shortfall.
     let mut s = spec(srv.addr);

@@ -80,7 +80,9 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (num, unit) = s
         .find(|c: char| c.is_ascii_alphabetic())
         .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?} (e.g. 5s, 500ms)"))?;
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("bad duration {s:?} (e.g. 5s, 500ms)"))?;
     let secs = match unit {
         "s" => v,
         "ms" => v / 1e3,
@@ -95,11 +97,20 @@ fn run_load(a: LoadArgs) -> Result<()> {
     use threadbench::load::{self, ConnMode, LoadSpec};
     let mut paths = a.path.clone();
     if let Some(f) = &a.paths_from {
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        paths = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        paths = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
     }
     if !a.allow_remote && !a.target.ip().is_loopback() {
-        anyhow::bail!("{} is not a loopback address (pass --allow-remote to load a remote host)", a.target);
+        anyhow::bail!(
+            "{} is not a loopback address (pass --allow-remote to load a remote host)",
+            a.target
+        );
     }
     let mut uniq: Vec<String> = paths.clone();
     uniq.sort();
@@ -118,14 +129,21 @@ fn run_load(a: LoadArgs) -> Result<()> {
     let mut spec = LoadSpec::new(a.target, expected);
     spec.sequence = std::sync::Arc::new(sequence);
     spec.conns = a.conns;
-    spec.mode = if a.close { ConnMode::Close } else { ConnMode::KeepAlive };
+    spec.mode = if a.close {
+        ConnMode::Close
+    } else {
+        ConnMode::KeepAlive
+    };
     spec.requests = a.requests;
     spec.duration = a.duration;
     if spec.requests.is_none() && spec.duration.is_none() {
         spec.duration = Some(std::time::Duration::from_secs(5));
     }
     spec.deadline = a.deadline.unwrap_or_else(|| {
-        spec.duration.map_or(std::time::Duration::from_secs(60), |d| d + std::time::Duration::from_secs(10))
+        spec.duration
+            .map_or(std::time::Duration::from_secs(60), |d| {
+                d + std::time::Duration::from_secs(10)
+            })
     });
     spec.rate = a.rate;
     spec.cores = a.cores;

@@ -64,13 +64,27 @@ impl ServerProcess {
         });
         let line = match rx.recv_timeout(START_TIMEOUT) {
             Ok(Some(Ok(l))) => l,
-            Ok(_) => return Err(io::Error::other("server exited before printing `listening on`")),
-            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "server did not print `listening on` in time")),
+            Ok(_) => {
+                return Err(io::Error::other(
+                    "server exited before printing `listening on`",
+                ))
+            }
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "server did not print `listening on` in time",
+                ))
+            }
         };
         let addr = line
             .strip_prefix("listening on ")
             .and_then(|a| a.trim().parse().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unexpected server line {line:?}")))?;
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("unexpected server line {line:?}"),
+                )
+            })?;
         Ok(ServerProcess { guard, addr })
     }
 
@@ -181,7 +195,13 @@ impl SideMetrics {
     pub fn finish(&self, group: &str, model: &str, param: Option<u64>) -> ServerRecord {
         let tree = TreeStats::of_tree(self.server_pid).since(&self.before);
         let secs = self.elapsed.as_secs_f64().max(1e-9);
-        let per_req = |v: f64| if self.ok == 0 { 0.0 } else { v / self.ok as f64 };
+        let per_req = |v: f64| {
+            if self.ok == 0 {
+                0.0
+            } else {
+                v / self.ok as f64
+            }
+        };
         let util = self.util_weighted / secs;
         ServerRecord {
             group: group.into(),
@@ -217,7 +237,13 @@ impl SideMetrics {
 }
 
 /// A load spec for `workload` against `addr` from `client_cores`.
-pub fn spec_for(addr: SocketAddr, w: &Workload, conns: usize, mode: ConnMode, client_cores: &[usize]) -> LoadSpec {
+pub fn spec_for(
+    addr: SocketAddr,
+    w: &Workload,
+    conns: usize,
+    mode: ConnMode,
+    client_cores: &[usize],
+) -> LoadSpec {
     let mut s = LoadSpec::new(addr, w.files.clone());
     s.sequence = Arc::new(w.sequence.clone());
     s.conns = conns;
@@ -243,7 +269,12 @@ pub fn run_requests(spec: &LoadSpec, iters: u64, side: &mut SideMetrics) -> io::
 
 /// Disk-bound: `iters` requests in batches of at most one request per file, the set evicted
 /// from the page cache before each batch (eviction untimed).
-pub fn run_disk_requests(spec: &LoadSpec, w: &Workload, iters: u64, side: &mut SideMetrics) -> io::Result<Outcome> {
+pub fn run_disk_requests(
+    spec: &LoadSpec,
+    w: &Workload,
+    iters: u64,
+    side: &mut SideMetrics,
+) -> io::Result<Outcome> {
     let mut left = iters;
     let mut total = Outcome {
         elapsed: Duration::ZERO,

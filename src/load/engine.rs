@@ -75,7 +75,11 @@ pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
                     ConnMode::KeepAlive => "",
                     ConnMode::Close => "Connection: close\r\n",
                 };
-                format!("GET {} HTTP/1.1\r\nHost: {}\r\n{conn}\r\n", e.path, spec.addr).into_bytes()
+                format!(
+                    "GET {} HTTP/1.1\r\nHost: {}\r\n{conn}\r\n",
+                    e.path, spec.addr
+                )
+                .into_bytes()
             })
             .collect(),
     );
@@ -145,7 +149,11 @@ pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
         .fold(0.0, f64::max);
     if let Some(rate) = spec.rate {
         let issued: u64 = results.iter().map(|r| r.issued).sum();
-        let last = results.iter().filter_map(|r| r.last_send).max().unwrap_or(t0);
+        let last = results
+            .iter()
+            .filter_map(|r| r.last_send)
+            .max()
+            .unwrap_or(t0);
         let interval = n_threads as f64 / rate;
         let span = last.saturating_duration_since(t0).as_secs_f64() + interval;
         let achieved = issued as f64 / span;
@@ -205,8 +213,11 @@ fn client_thread(
     };
     let deadline = t0 + spec.deadline;
     let stop_issuing = spec.duration.map(|d| t0 + d);
-    let interval = spec.rate.map(|r| Duration::from_secs_f64(n_threads as f64 / r));
-    let mut next_sched = t0 + interval.map_or(Duration::ZERO, |i| i.mul_f64(t as f64 / n_threads as f64));
+    let interval = spec
+        .rate
+        .map(|r| Duration::from_secs_f64(n_threads as f64 / r));
+    let mut next_sched =
+        t0 + interval.map_or(Duration::ZERO, |i| i.mul_f64(t as f64 / n_threads as f64));
     let mut seq_pos = t;
     let mut issued = 0u64;
     let mut done_count = 0u64;
@@ -265,12 +276,19 @@ fn client_thread(
                         epoll.add(
                             &s,
                             EpollEvent::new(
-                                EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET,
+                                EpollFlags::EPOLLIN
+                                    | EpollFlags::EPOLLOUT
+                                    | EpollFlags::EPOLLRDHUP
+                                    | EpollFlags::EPOLLET,
                                 ci as u64,
                             ),
                         )?;
                         c.stream = Some(s);
-                        c.state = if done { State::Writing } else { State::Connecting };
+                        c.state = if done {
+                            State::Writing
+                        } else {
+                            State::Connecting
+                        };
                         true
                     }
                     Err(_) => false,
@@ -285,7 +303,16 @@ fn client_thread(
                 Some(Outcome::Err(|e| e.connect += 1))
             };
             if let Some(o) = outcome {
-                finish(c, o, spec.mode, &mut report, &mut idle, ci, &mut in_flight, &mut done_count);
+                finish(
+                    c,
+                    o,
+                    spec.mode,
+                    &mut report,
+                    &mut idle,
+                    ci,
+                    &mut in_flight,
+                    &mut done_count,
+                );
             }
         }
         if !budget_left && in_flight == 0 {
@@ -302,8 +329,14 @@ fn client_thread(
         if interval.is_some() && budget_left && !idle.is_empty() {
             wake = wake.min(next_sched);
         }
-        let ms = wake.saturating_duration_since(now).as_micros().div_ceil(1000);
-        let n = match epoll.wait(&mut events, EpollTimeout::from(ms.min(u16::MAX as u128) as u16)) {
+        let ms = wake
+            .saturating_duration_since(now)
+            .as_micros()
+            .div_ceil(1000);
+        let n = match epoll.wait(
+            &mut events,
+            EpollTimeout::from(ms.min(u16::MAX as u128) as u16),
+        ) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR) => 0,
             Err(e) => return Err(e.into()),
@@ -325,7 +358,16 @@ fn client_thread(
                 continue;
             }
             if let Some(o) = drive(c, requests, &mut buf) {
-                finish(c, o, spec.mode, &mut report, &mut idle, ci, &mut in_flight, &mut done_count);
+                finish(
+                    c,
+                    o,
+                    spec.mode,
+                    &mut report,
+                    &mut idle,
+                    ci,
+                    &mut in_flight,
+                    &mut done_count,
+                );
             }
         }
     }
@@ -412,12 +454,23 @@ fn drive(c: &mut Conn, requests: &[Vec<u8>], buf: &mut [u8]) -> Option<Outcome> 
                     let reader = c.reader.as_mut().expect("reader set with the request");
                     match reader.feed(&buf[..n]) {
                         Progress::More => {}
-                        Progress::Done { body_bytes, extra: 0 } => return Some(Outcome::Ok(body_bytes)),
+                        Progress::Done {
+                            body_bytes,
+                            extra: 0,
+                        } => return Some(Outcome::Ok(body_bytes)),
                         Progress::Done { .. } => return Some(Outcome::Err(|e| e.malformed += 1)),
-                        Progress::Invalid(Invalid::Status(_)) => return Some(Outcome::Err(|e| e.status += 1)),
-                        Progress::Invalid(Invalid::Length { .. }) => return Some(Outcome::Err(|e| e.length += 1)),
-                        Progress::Invalid(Invalid::Checksum) => return Some(Outcome::Err(|e| e.checksum += 1)),
-                        Progress::Invalid(Invalid::Malformed) => return Some(Outcome::Err(|e| e.malformed += 1)),
+                        Progress::Invalid(Invalid::Status(_)) => {
+                            return Some(Outcome::Err(|e| e.status += 1))
+                        }
+                        Progress::Invalid(Invalid::Length { .. }) => {
+                            return Some(Outcome::Err(|e| e.length += 1))
+                        }
+                        Progress::Invalid(Invalid::Checksum) => {
+                            return Some(Outcome::Err(|e| e.checksum += 1))
+                        }
+                        Progress::Invalid(Invalid::Malformed) => {
+                            return Some(Outcome::Err(|e| e.malformed += 1))
+                        }
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return None,

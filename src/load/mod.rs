@@ -109,7 +109,13 @@ pub struct ErrorCounts {
 
 impl ErrorCounts {
     pub fn total(&self) -> u64 {
-        self.status + self.length + self.checksum + self.malformed + self.reset + self.connect + self.timeout
+        self.status
+            + self.length
+            + self.checksum
+            + self.malformed
+            + self.reset
+            + self.connect
+            + self.timeout
     }
     fn add(&mut self, o: &ErrorCounts) {
         self.status += o.status;
@@ -241,7 +247,9 @@ impl LoadReport {
         self.ok += o.ok;
         self.errors.add(&o.errors);
         self.body_bytes += o.body_bytes;
-        self.latency_ns.add(&o.latency_ns).expect("same histogram bounds");
+        self.latency_ns
+            .add(&o.latency_ns)
+            .expect("same histogram bounds");
         self.max_send_lag = self.max_send_lag.max(o.max_send_lag);
     }
 }
@@ -258,7 +266,10 @@ pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<Expe
     use std::io::{Read, Write};
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut buf = Vec::new();
     // Bounded by the read timeout and a 1 GiB cap.
     s.take(1 << 30).read_to_end(&mut buf)?;
@@ -277,7 +288,13 @@ pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<Expe
         .headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<u64>().ok())
+        .and_then(|h| {
+            std::str::from_utf8(h.value)
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .ok_or_else(|| bad("no Content-Length"))?;
     if len != body.len() as u64 {
         return Err(bad("body shorter than Content-Length"));
@@ -294,14 +311,23 @@ pub fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
     if !spec.allow_remote && !spec.addr.ip().is_loopback() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} is not a loopback address (pass --allow-remote to load a remote host)", spec.addr),
+            format!(
+                "{} is not a loopback address (pass --allow-remote to load a remote host)",
+                spec.addr
+            ),
         ));
     }
     if spec.requests.is_none() && spec.duration.is_none() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "a run needs a request count or a duration"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a run needs a request count or a duration",
+        ));
     }
     if spec.paths.is_empty() || spec.sequence.is_empty() || spec.conns == 0 {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no paths or no connections"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no paths or no connections",
+        ));
     }
     engine::run(spec)
 }

@@ -42,8 +42,12 @@ impl TreeStats {
         let mut pids = vec![pid];
         pids.extend(crate::procfs::descendants(pid));
         for p in pids {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
-            let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
             let f: Vec<&str> = rest.split_whitespace().collect();
             // After the command: state(0) ... utime(11) stime(12) (fields 14 and 15 of stat).
             let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
@@ -95,6 +99,9 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         let b = TreeStats::of_tree(me);
         assert!(a.processes >= 1 && a.rss_bytes > 0 && a.pss_bytes > 0);
-        assert!(b.since(&a).voluntary_ctx >= 1, "sleeping switches voluntarily");
+        assert!(
+            b.since(&a).voluntary_ctx >= 1,
+            "sleeping switches voluntarily"
+        );
     }
 }

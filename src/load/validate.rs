@@ -55,7 +55,10 @@ pub enum Progress {
     More,
     /// The whole response arrived and was valid; `extra` bytes past its end were received
     /// (a pipelining server; an error for us since we never pipeline).
-    Done { body_bytes: u64, extra: usize },
+    Done {
+        body_bytes: u64,
+        extra: usize,
+    },
     Invalid(Invalid),
 }
 
@@ -93,7 +96,9 @@ impl ResponseReader {
             let mut resp = httparse::Response::new(&mut headers);
             let head_len = match resp.parse(&self.head) {
                 Ok(httparse::Status::Complete(n)) => n,
-                Ok(httparse::Status::Partial) if self.head.len() < MAX_HEAD => return Progress::More,
+                Ok(httparse::Status::Partial) if self.head.len() < MAX_HEAD => {
+                    return Progress::More
+                }
                 _ => return Progress::Invalid(Invalid::Malformed),
             };
             let status = resp.code.unwrap_or(0);
@@ -159,16 +164,37 @@ mod tests {
         let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world";
         for split in 1..resp.len() {
             let mut r = ResponseReader::new(&e, true);
-            assert!(matches!(r.feed(&resp[..split]), Progress::More), "split {split}");
-            assert!(matches!(r.feed(&resp[split..]), Progress::Done { body_bytes: 11, extra: 0 }));
+            assert!(
+                matches!(r.feed(&resp[..split]), Progress::More),
+                "split {split}"
+            );
+            assert!(matches!(
+                r.feed(&resp[split..]),
+                Progress::Done {
+                    body_bytes: 11,
+                    extra: 0
+                }
+            ));
         }
         let mut r = ResponseReader::new(&e, false);
         let bad = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
-        assert!(matches!(r.feed(bad), Progress::Invalid(Invalid::Length { got: Some(10), want: 11 })));
+        assert!(matches!(
+            r.feed(bad),
+            Progress::Invalid(Invalid::Length {
+                got: Some(10),
+                want: 11
+            })
+        ));
         let mut r = ResponseReader::new(&e, true);
         let wrong = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello_world";
-        assert!(matches!(r.feed(wrong), Progress::Invalid(Invalid::Checksum)));
+        assert!(matches!(
+            r.feed(wrong),
+            Progress::Invalid(Invalid::Checksum)
+        ));
         let mut r = ResponseReader::new(&e, true);
-        assert!(matches!(r.feed(b"HTTP/1.1 404 Not Found\r\n\r\n"), Progress::Invalid(Invalid::Status(404))));
+        assert!(matches!(
+            r.feed(b"HTTP/1.1 404 Not Found\r\n\r\n"),
+            Progress::Invalid(Invalid::Status(404))
+        ));
     }
 }

@@ -105,9 +105,13 @@ impl SpecwebMix {
             dir_cdf,
         }
     }
-    pub fn next(&mut self) -> (usize, usize, usize) {
+    pub fn draw(&mut self) -> (usize, usize, usize) {
         let u = self.rng.next_f64();
-        let dir = self.dir_cdf.iter().position(|&c| u < c).unwrap_or(self.dir_cdf.len() - 1);
+        let dir = self
+            .dir_cdf
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(self.dir_cdf.len() - 1);
         let u = self.rng.next_f64() * 100.0;
         let mut acc = 0.0;
         let mut class = 3;
@@ -132,7 +136,13 @@ pub struct Workload {
     pub sequence: Vec<u32>,
 }
 
-fn write_file(root: &Path, rel: &str, size: u64, rng: &mut SplitMix64, sync: bool) -> io::Result<Expected> {
+fn write_file(
+    root: &Path,
+    rel: &str,
+    size: u64,
+    rng: &mut SplitMix64,
+    sync: bool,
+) -> io::Result<Expected> {
     let path = root.join(rel.trim_start_matches('/'));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -155,7 +165,13 @@ fn write_file(root: &Path, rel: &str, size: u64, rng: &mut SplitMix64, sync: boo
 pub fn single(size: u64) -> io::Result<Workload> {
     let docroot = TempDocroot::new()?;
     let mut rng = SplitMix64::new(size);
-    let f = write_file(docroot.path(), &format!("/file_{size}"), size, &mut rng, false)?;
+    let f = write_file(
+        docroot.path(),
+        &format!("/file_{size}"),
+        size,
+        &mut rng,
+        false,
+    )?;
     Ok(Workload {
         docroot,
         files: vec![f],
@@ -175,14 +191,20 @@ pub fn specweb96(dirs: usize, seed: u64) -> io::Result<Workload> {
         for class in 0..4 {
             for i in 1..=9 {
                 let rel = format!("/dir{d:03}/class{class}_{i}");
-                files.push(write_file(docroot.path(), &rel, specweb_size(class, i), &mut rng, false)?);
+                files.push(write_file(
+                    docroot.path(),
+                    &rel,
+                    specweb_size(class, i),
+                    &mut rng,
+                    false,
+                )?);
             }
         }
     }
     let mut mix = SpecwebMix::new(dirs, seed);
     let sequence = (0..SPECWEB_SEQUENCE_LEN)
         .map(|_| {
-            let (d, c, i) = mix.next();
+            let (d, c, i) = mix.draw();
             (d * 36 + c * 9 + (i - 1)) as u32
         })
         .collect();
@@ -199,7 +221,15 @@ pub fn disk(size: u64, count: usize) -> io::Result<Workload> {
     let docroot = TempDocroot::new()?;
     let mut rng = SplitMix64::new(size ^ count as u64);
     let files = (0..count)
-        .map(|i| write_file(docroot.path(), &format!("/disk/{i:05}"), size, &mut rng, true))
+        .map(|i| {
+            write_file(
+                docroot.path(),
+                &format!("/disk/{i:05}"),
+                size,
+                &mut rng,
+                true,
+            )
+        })
         .collect::<io::Result<Vec<_>>>()?;
     Ok(Workload {
         docroot,
@@ -221,7 +251,11 @@ impl Workload {
             res += r;
             total += t;
         }
-        Ok(if total == 0 { 0.0 } else { res as f64 / total as f64 })
+        Ok(if total == 0 {
+            0.0
+        } else {
+            res as f64 / total as f64
+        })
     }
 
     /// Evicts every file from the page cache and returns the resident fraction afterwards
@@ -235,7 +269,11 @@ impl Workload {
 
     /// Mean size of the requested sequence, in bytes.
     pub fn mean_request_bytes(&self) -> f64 {
-        let total: u64 = self.sequence.iter().map(|&i| self.files[i as usize].size).sum();
+        let total: u64 = self
+            .sequence
+            .iter()
+            .map(|&i| self.files[i as usize].size)
+            .sum();
         total as f64 / self.sequence.len().max(1) as f64
     }
 }
@@ -249,7 +287,7 @@ mod tests {
         let mut mix = SpecwebMix::new(4, 42);
         let mut counts = [0u64; 4];
         let mut dirs = [0u64; 4];
-        let draws: Vec<_> = (0..100_000).map(|_| mix.next()).collect();
+        let draws: Vec<_> = (0..100_000).map(|_| mix.draw()).collect();
         for &(d, c, _) in &draws {
             counts[c] += 1;
             dirs[d] += 1;
@@ -262,9 +300,9 @@ mod tests {
         let ratio = dirs[0] as f64 / dirs[1] as f64;
         assert!((1.8..2.2).contains(&ratio), "zipf ratio {ratio}");
         let mut again = SpecwebMix::new(4, 42);
-        assert!(draws.iter().all(|d| *d == again.next()));
+        assert!(draws.iter().all(|d| *d == again.draw()));
         let mut other = SpecwebMix::new(4, 43);
-        assert!(draws.iter().take(100).any(|d| *d != other.next()));
+        assert!(draws.iter().take(100).any(|d| *d != other.draw()));
     }
 
     #[test]
@@ -276,7 +314,12 @@ mod tests {
         assert_eq!(w.files[9].size, 1024);
         assert_eq!(w.files[35].size, 900 * 1024);
         for e in &w.files {
-            assert_eq!(std::fs::metadata(w.file_path(e)).expect("file exists").len(), e.size);
+            assert_eq!(
+                std::fs::metadata(w.file_path(e))
+                    .expect("file exists")
+                    .len(),
+                e.size
+            );
         }
         let root = w.docroot.path().to_owned();
         drop(w);
@@ -293,7 +336,9 @@ mod tests {
         let warm = w.resident_fraction().expect("mincore");
         let after = w.evict().expect("evict");
         if warm < 0.5 {
-            eprintln!("skipping: the file system does not keep these files in the page cache ({warm})");
+            eprintln!(
+                "skipping: the file system does not keep these files in the page cache ({warm})"
+            );
             return;
         }
         assert!(after < 0.10, "resident after eviction: {after}");

@@ -48,7 +48,10 @@ pub fn read_criterion(criterion_dir: &Path) -> Vec<CriterionMedian> {
             std::fs::read_to_string(new.join("benchmark.json")),
             std::fs::read_to_string(new.join("estimates.json")),
         ) {
-            if let (Ok(b), Ok(e)) = (serde_json::from_str::<BenchmarkJson>(&b), serde_json::from_str::<Estimates>(&e)) {
+            if let (Ok(b), Ok(e)) = (
+                serde_json::from_str::<BenchmarkJson>(&b),
+                serde_json::from_str::<Estimates>(&e),
+            ) {
                 out.push(CriterionMedian {
                     group: b.group_id,
                     function: b.function_id.unwrap_or_default(),
@@ -75,7 +78,9 @@ pub fn read_criterion(criterion_dir: &Path) -> Vec<CriterionMedian> {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Which metric a group's chart shows.
@@ -101,23 +106,42 @@ pub fn group_chart(group: &str, recs: &[&ServerRecord]) -> Result<String, String
     let mut by_model: BTreeMap<&str, Vec<(u64, f64)>> = BTreeMap::new();
     for r in recs {
         if let Some(p) = r.param {
-            by_model.entry(&r.model).or_default().push((p.max(1), metric(r)));
+            by_model
+                .entry(&r.model)
+                .or_default()
+                .push((p.max(1), metric(r)));
         }
     }
     if by_model.is_empty() {
         return Err("no swept points".into());
     }
     let xs: Vec<u64> = by_model.values().flatten().map(|p| p.0).collect();
-    let (xmin, xmax) = (*xs.iter().min().expect("points") as f64, *xs.iter().max().expect("points") as f64);
-    let (xmin, xmax) = if xmin == xmax { (xmin / 2.0, xmax * 2.0) } else { (xmin, xmax) };
-    let ymax = by_model.values().flatten().map(|p| p.1).fold(0.0, f64::max).max(1e-9) * 1.1;
+    let (xmin, xmax) = (
+        *xs.iter().min().expect("points") as f64,
+        *xs.iter().max().expect("points") as f64,
+    );
+    let (xmin, xmax) = if xmin == xmax {
+        (xmin / 2.0, xmax * 2.0)
+    } else {
+        (xmin, xmax)
+    };
+    let ymax = by_model
+        .values()
+        .flatten()
+        .map(|p| p.1)
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.1;
     let mut svg = String::new();
     {
         let e = |e: &dyn std::fmt::Display| e.to_string();
         let root = SVGBackend::with_string(&mut svg, (720, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(&x))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{group}: {unit} vs {}", param_label(group)), ("sans-serif", 18))
+            .caption(
+                format!("{group}: {unit} vs {}", param_label(group)),
+                ("sans-serif", 18),
+            )
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -137,7 +161,9 @@ pub fn group_chart(group: &str, recs: &[&ServerRecord]) -> Result<String, String
                 .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
                 .map_err(|x| e(&x))?
                 .label(*model)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
             chart
                 .draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))
                 .map_err(|x| e(&x))?;
@@ -193,7 +219,10 @@ fn blocks_tables(medians: &[CriterionMedian]) -> String {
     let mut s = String::new();
     let mut groups: BTreeMap<(&str, Option<&str>), Vec<&CriterionMedian>> = BTreeMap::new();
     for m in medians.iter().filter(|m| !m.group.starts_with("server_")) {
-        groups.entry((&m.group, m.param.as_deref())).or_default().push(m);
+        groups
+            .entry((&m.group, m.param.as_deref()))
+            .or_default()
+            .push(m);
     }
     if groups.is_empty() {
         return "<p>No building-block results yet (run <code>cargo bench</code>).</p>\n".into();
@@ -229,7 +258,11 @@ fn fmt_ns(ns: f64) -> String {
 }
 
 /// The whole page.
-pub fn render(results: &ServerResults, env: Option<&serde_json::Value>, medians: &[CriterionMedian]) -> String {
+pub fn render(
+    results: &ServerResults,
+    env: Option<&serde_json::Value>,
+    medians: &[CriterionMedian],
+) -> String {
     let mut s = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>threadbench report</title><style>\
          body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em}\
@@ -243,7 +276,11 @@ pub fn render(results: &ServerResults, env: Option<&serde_json::Value>, medians:
     s += "<h2>Machine and profile</h2>\n";
     match env {
         Some(v) => {
-            let _ = writeln!(s, "<pre>{}</pre>", esc(&serde_json::to_string_pretty(v).unwrap_or_default()));
+            let _ = writeln!(
+                s,
+                "<pre>{}</pre>",
+                esc(&serde_json::to_string_pretty(v).unwrap_or_default())
+            );
         }
         None => s += "<p>No env.json yet.</p>\n",
     }
@@ -264,7 +301,11 @@ pub fn render(results: &ServerResults, env: Option<&serde_json::Value>, medians:
         s += &server_table(recs);
     }
     let bound = results.records.iter().filter(|r| r.client_bound).count();
-    let _ = writeln!(s, "<p>{bound} of {} server results were client-bound.</p>", results.records.len());
+    let _ = writeln!(
+        s,
+        "<p>{bound} of {} server results were client-bound.</p>",
+        results.records.len()
+    );
     s += "<h2>Building blocks (criterion medians)</h2>\n";
     s += &blocks_tables(medians);
     s += "</body></html>\n";
@@ -273,7 +314,10 @@ pub fn render(results: &ServerResults, env: Option<&serde_json::Value>, medians:
 
 /// `target/criterion` next to `target/threadbench`.
 fn criterion_dir(out: &Path) -> PathBuf {
-    out.parent().map_or_else(|| PathBuf::from("target/criterion"), |t| t.join("criterion"))
+    out.parent().map_or_else(
+        || PathBuf::from("target/criterion"),
+        |t| t.join("criterion"),
+    )
 }
 
 /// Rebuilds `target/threadbench/index.html` from everything saved so far; returns its path.
@@ -306,9 +350,16 @@ mod tests {
         let dir = crate::load::workload::TempDocroot::new().expect("temp dir");
         let c = dir.path().join("criterion/spawn/fork_exit_wait/new");
         std::fs::create_dir_all(&c).expect("mkdir");
-        std::fs::write(c.join("benchmark.json"), r#"{"group_id":"spawn","function_id":"fork_exit_wait","value_str":null}"#)
-            .expect("write");
-        std::fs::write(c.join("estimates.json"), r#"{"median":{"point_estimate":50000.0}}"#).expect("write");
+        std::fs::write(
+            c.join("benchmark.json"),
+            r#"{"group_id":"spawn","function_id":"fork_exit_wait","value_str":null}"#,
+        )
+        .expect("write");
+        std::fs::write(
+            c.join("estimates.json"),
+            r#"{"median":{"point_estimate":50000.0}}"#,
+        )
+        .expect("write");
         let medians = read_criterion(&dir.path().join("criterion"));
         assert_eq!(medians.len(), 1);
         assert_eq!(medians[0].median_ns, 50000.0);

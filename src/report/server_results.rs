@@ -49,8 +49,12 @@ impl ServerResults {
     /// Reads `path`; a missing file is an empty set.
     pub fn load(path: &Path) -> io::Result<ServerResults> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ServerResults::default()),
             Err(e) => Err(e),
         }
@@ -69,7 +73,11 @@ impl ServerResults {
             .retain(|r| !(r.group == rec.group && r.model == rec.model && r.param == rec.param));
         self.records.push(rec);
         self.records.sort_by(|a, b| {
-            (a.group.as_str(), a.model.as_str(), a.param).cmp(&(b.group.as_str(), b.model.as_str(), b.param))
+            (a.group.as_str(), a.model.as_str(), a.param).cmp(&(
+                b.group.as_str(),
+                b.model.as_str(),
+                b.param,
+            ))
         });
     }
 
@@ -122,7 +130,10 @@ mod tests {
     fn round_trips_and_replaces() {
         let dir = crate::load::workload::TempDocroot::new().expect("temp dir");
         let path = dir.path().join("server.json");
-        assert_eq!(ServerResults::load(&path).expect("missing is empty"), ServerResults::default());
+        assert_eq!(
+            ServerResults::load(&path).expect("missing is empty"),
+            ServerResults::default()
+        );
         let mut all = ServerResults::default();
         all.upsert(rec("sped", Some(1024), 10.0));
         all.upsert(rec("mp", Some(1024), 5.0));
@@ -132,6 +143,13 @@ mod tests {
         all.save(&path).expect("save");
         let back = ServerResults::load(&path).expect("load");
         assert_eq!(back, all);
-        assert_eq!(back.records.iter().find(|r| r.model == "sped").expect("sped").req_per_s, 11.0);
+        assert_eq!(
+            back.records
+                .iter()
+                .find(|r| r.model == "sped")
+                .expect("sped")
+                .req_per_s,
+            11.0
+        );
     }
 }

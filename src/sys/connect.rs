@@ -8,9 +8,19 @@ use std::os::fd::{FromRawFd, OwnedFd};
 /// Starts connecting to `addr` without blocking. Returns the stream and whether the connect
 /// already completed (otherwise wait for writability, then check `take_error`).
 pub fn connect_nonblocking(addr: SocketAddr) -> io::Result<(TcpStream, bool)> {
-    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: plain socket(2) call; the returned descriptor is owned right below.
-    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    let fd = unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -48,7 +58,13 @@ pub fn connect_nonblocking(addr: SocketAddr) -> io::Result<(TcpStream, bool)> {
         }
     };
     // SAFETY: `storage` holds a valid address of `len` bytes; `fd` is our open socket.
-    let rc = unsafe { libc::connect(fd, &storage as *const _ as *const libc::sockaddr, len as libc::socklen_t) };
+    let rc = unsafe {
+        libc::connect(
+            fd,
+            &storage as *const _ as *const libc::sockaddr,
+            len as libc::socklen_t,
+        )
+    };
     let done = if rc == 0 {
         true
     } else {

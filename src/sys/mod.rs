@@ -4,8 +4,8 @@
 //! Each `unsafe` block carries a `// SAFETY:` line. `nix` is used wherever it has the call;
 //! `libc` only for what `nix` lacks (futex, mincore, `_exit`, ...).
 
+pub mod connect;
 pub mod cpu;
 pub mod limits;
-pub mod process;
 pub mod pagecache;
-pub mod connect;
+pub mod process;

@@ -27,7 +27,16 @@ pub fn resident_pages(file: &File) -> io::Result<(usize, usize)> {
     let pages = len.div_ceil(page);
     // SAFETY: a fresh read-only shared mapping of a file we hold open; we never dereference
     // it, only pass it to mincore and unmap it below.
-    let addr = unsafe { mmap(None, len_nz, ProtFlags::PROT_READ, MapFlags::MAP_SHARED, file, 0)? };
+    let addr = unsafe {
+        mmap(
+            None,
+            len_nz,
+            ProtFlags::PROT_READ,
+            MapFlags::MAP_SHARED,
+            file,
+            0,
+        )?
+    };
     let mut vec = vec![0u8; pages];
     // SAFETY: `addr` is a live mapping of `len` bytes (page-aligned by mmap) and `vec` holds
     // one byte per page of it, as mincore(2) requires.
