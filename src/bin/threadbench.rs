@@ -41,9 +41,14 @@ struct LoadArgs {
     /// Path to request (repeatable; each is fetched once first to learn its size and checksum).
     #[arg(long, default_value = "/")]
     path: Vec<String>,
-    /// A file listing paths to request, one per line (requested in order, cycled).
+    /// Where the request paths come from: a workload (`single:<bytes>`, `specweb96:<dirs>`,
+    /// `disk:<kib>:<count>`; its files are written into --docroot, which the server must
+    /// serve, and requested in the workload's order) or a file listing paths, one per line.
     #[arg(long)]
-    paths_from: Option<std::path::PathBuf>,
+    paths_from: Option<String>,
+    /// With a workload in --paths-from: the directory to write its files into (kept).
+    #[arg(long)]
+    docroot: Option<std::path::PathBuf>,
     /// Concurrent connections.
     #[arg(long, default_value_t = 1)]
     conns: usize,
@@ -97,14 +102,37 @@ fn run_load(a: LoadArgs) -> Result<()> {
     use threadbench::load::{self, ConnMode, LoadSpec};
     let mut paths = a.path.clone();
     if let Some(f) = &a.paths_from {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        paths = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect();
+        let is_workload = ["single:", "specweb96:", "disk:"]
+            .iter()
+            .any(|p| f.starts_with(p));
+        if is_workload {
+            let dir = a
+                .docroot
+                .as_ref()
+                .context("--paths-from <workload> needs --docroot DIR (the server's docroot)")?;
+            let root = load::workload::TempDocroot::keep_at(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            let w =
+                load::workload::from_spec(f, root).with_context(|| format!("generating {f}"))?;
+            paths = w
+                .sequence
+                .iter()
+                .map(|&i| w.files[i as usize].path.clone())
+                .collect();
+            eprintln!(
+                "threadbench: wrote {} files of {f} into {}",
+                w.files.len(),
+                dir.display()
+            );
+        } else {
+            let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+            paths = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect();
+        }
     }
     if !a.allow_remote && !a.target.ip().is_loopback() {
         anyhow::bail!(

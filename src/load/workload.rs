@@ -43,10 +43,12 @@ impl SplitMix64 {
     }
 }
 
-/// A temporary directory removed (recursively) on drop.
+/// A temporary directory removed (recursively) on drop — unless made with
+/// [`TempDocroot::keep_at`] (a docroot the user asked for, e.g. for nginx).
 #[derive(Debug)]
 pub struct TempDocroot {
     path: PathBuf,
+    keep: bool,
 }
 
 impl TempDocroot {
@@ -59,7 +61,15 @@ impl TempDocroot {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&path)?;
-        Ok(TempDocroot { path })
+        Ok(TempDocroot { path, keep: false })
+    }
+    /// A docroot at `path` that is kept after the run.
+    pub fn keep_at(path: &Path) -> io::Result<TempDocroot> {
+        std::fs::create_dir_all(path)?;
+        Ok(TempDocroot {
+            path: path.to_owned(),
+            keep: true,
+        })
     }
     pub fn path(&self) -> &Path {
         &self.path
@@ -68,6 +78,9 @@ impl TempDocroot {
 
 impl Drop for TempDocroot {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
@@ -163,7 +176,11 @@ fn write_file(
 
 /// One file of `size` bytes, `/file_<size>`, requested over and over.
 pub fn single(size: u64) -> io::Result<Workload> {
-    let docroot = TempDocroot::new()?;
+    single_in(TempDocroot::new()?, size)
+}
+
+/// [`single`] into `docroot`.
+pub fn single_in(docroot: TempDocroot, size: u64) -> io::Result<Workload> {
     let mut rng = SplitMix64::new(size);
     let f = write_file(
         docroot.path(),
@@ -184,7 +201,11 @@ pub const SPECWEB_SEQUENCE_LEN: usize = 100_000;
 
 /// The SPECweb96 file set over `dirs` directories, `/dirNNN/classC_I`, and a seeded request order.
 pub fn specweb96(dirs: usize, seed: u64) -> io::Result<Workload> {
-    let docroot = TempDocroot::new()?;
+    specweb96_in(TempDocroot::new()?, dirs, seed)
+}
+
+/// [`specweb96`] into `docroot`.
+pub fn specweb96_in(docroot: TempDocroot, dirs: usize, seed: u64) -> io::Result<Workload> {
     let mut rng = SplitMix64::new(seed ^ 0x5bec);
     let mut files = Vec::with_capacity(dirs * 36);
     for d in 0..dirs {
@@ -218,7 +239,11 @@ pub fn specweb96(dirs: usize, seed: u64) -> io::Result<Workload> {
 /// `count` files of `size` bytes, `/disk/NNNNN`, synced to disk; requested in order so a
 /// batch of up to `count` requests touches each file at most once.
 pub fn disk(size: u64, count: usize) -> io::Result<Workload> {
-    let docroot = TempDocroot::new()?;
+    disk_in(TempDocroot::new()?, size, count)
+}
+
+/// [`disk`] into `docroot`.
+pub fn disk_in(docroot: TempDocroot, size: u64, count: usize) -> io::Result<Workload> {
     let mut rng = SplitMix64::new(size ^ count as u64);
     let files = (0..count)
         .map(|i| {
@@ -236,6 +261,32 @@ pub fn disk(size: u64, count: usize) -> io::Result<Workload> {
         files,
         sequence: (0..count as u32).collect(),
     })
+}
+
+/// Generates a workload named on the command line: `single:<bytes>`, `specweb96:<dirs>` or
+/// `disk:<kib>:<count>`, into `docroot`.
+pub fn from_spec(spec: &str, docroot: TempDocroot) -> io::Result<Workload> {
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "unknown workload {spec:?} (single:<bytes>, specweb96:<dirs>, disk:<kib>:<count>)"
+            ),
+        )
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    let num = |i: usize| {
+        parts
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(bad)
+    };
+    match parts[0] {
+        "single" => single_in(docroot, num(1)?),
+        "specweb96" => specweb96_in(docroot, num(1)? as usize, 1996),
+        "disk" => disk_in(docroot, num(1)? * 1024, num(2)? as usize),
+        _ => Err(bad()),
+    }
 }
 
 impl Workload {
@@ -324,6 +375,15 @@ mod tests {
         let root = w.docroot.path().to_owned();
         drop(w);
         assert!(!root.exists(), "temp docroot removed on drop");
+    }
+
+    #[test]
+    fn workload_specs_parse() {
+        let w = from_spec("single:100", TempDocroot::new().expect("tmp")).expect("single");
+        assert_eq!(w.files[0].size, 100);
+        let w = from_spec("disk:4:3", TempDocroot::new().expect("tmp")).expect("disk");
+        assert_eq!((w.files.len(), w.files[0].size), (3, 4096));
+        assert!(from_spec("nope:1", TempDocroot::new().expect("tmp")).is_err());
     }
 
     #[test]
