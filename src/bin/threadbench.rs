@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Drive an HTTP server with a closed- or open-loop load and validate every response.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Regenerate target/threadbench/index.html from the results saved so far.
     Report,
     /// Print the machine facts the suite records (and write target/threadbench/env.json).
@@ -206,7 +206,7 @@ fn main() {
 fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Load(a) => run_load(a)?,
+        Cmd::Load(a) => run_load(*a)?,
         Cmd::Report => {
             let path = threadbench::report::html::regenerate().context("writing index.html")?;
             println!("{}", path.display());
