@@ -5,13 +5,18 @@
 //! cores; the load runs here on the client cores. See `threadbench::load::e2e`.
 
 use criterion::{BenchmarkId, SamplingMode, Throughput};
-use std::path::Path;
 use threadbench::harness::Suite;
 use threadbench::load::e2e::{self, ServerProcess, SideMetrics, MODELS};
 use threadbench::load::workload::{self, Workload};
 use threadbench::load::ConnMode;
 
 const EXE: &str = env!("CARGO_BIN_EXE_threadbench");
+
+/// The program whose `serve` subcommand runs the servers: this crate's binary, or
+/// `$THREADBENCH_SERVER_EXE` (same command-line contract) to bench another implementation.
+fn server_exe() -> std::path::PathBuf {
+    std::env::var_os("THREADBENCH_SERVER_EXE").map_or_else(|| EXE.into(), Into::into)
+}
 
 /// One (group, model, param) benchmark against a server started for it.
 #[allow(clippy::too_many_arguments)]
@@ -27,7 +32,7 @@ fn bench_one(
     disk: bool,
 ) {
     let server = ServerProcess::start(
-        Path::new(EXE),
+        &server_exe(),
         model,
         w.docroot.path(),
         &suite.plan.server,
@@ -70,10 +75,11 @@ fn bench_one(
 fn main() {
     let suite = Suite::start();
     let mut c = suite.criterion();
-    if !e2e::serve_available(Path::new(EXE)) {
+    if !e2e::serve_available(&server_exe()) {
         eprintln!(
-            "threadbench: SKIPPING the server benches: `{EXE} serve` is not available in this build \
-             (the servers issue is not merged yet)"
+            "threadbench: SKIPPING the server benches: `{} serve` is not available in this build \
+             (the servers issue is not merged yet)",
+            server_exe().display()
         );
         suite.finish(c);
         return;

@@ -12,6 +12,8 @@ use threadbench::load::{run, ConnMode, LoadSpec};
 enum Behaviour {
     Good,
     WrongLength,
+    /// Answers every request with `Connection: close` and closes, even on keep-alive.
+    CloseEach,
     Reset,
     Stall,
     /// Serves one request at a time, each after this delay (single thread: requests queue).
@@ -75,9 +77,15 @@ fn serve_conn(mut s: TcpStream, b: Behaviour, stop: &AtomicBool) {
                 BODY.len()
             };
             // One write: head and body in separate small writes would meet Nagle + delayed ACK.
-            let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+            let conn_hdr = if b == Behaviour::CloseEach {
+                "Connection: close\r\n"
+            } else {
+                ""
+            };
+            let mut resp =
+                format!("HTTP/1.1 200 OK\r\n{conn_hdr}Content-Length: {len}\r\n\r\n").into_bytes();
             resp.extend_from_slice(&BODY[..len]);
-            if s.write_all(&resp).is_err() || close {
+            if s.write_all(&resp).is_err() || close || b == Behaviour::CloseEach {
                 return;
             }
         }
@@ -152,6 +160,16 @@ fn completes_exactly_the_requests_asked() {
             .collect();
         assert_eq!(keys.len(), 8, "{keys:?}");
     }
+}
+
+#[test]
+fn honours_connection_close_from_the_server() {
+    let srv = start(Behaviour::CloseEach);
+    let mut s = spec(srv.addr);
+    s.conns = 2;
+    s.requests = Some(200);
+    let r = run(&s).expect("load run");
+    assert_eq!((r.ok, r.errors.total()), (200, 0), "{:?}", r.errors);
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! The server runs as its own process (`threadbench serve`), pinned to the server cores,
 //! started once per (model, workload) and stopped (SIGTERM, then SIGKILL of its process group)
 //! at the end — also when the bench panics, since [`ServerProcess`] owns a
-//! [`ChildGuard`]. Each timed call runs `iters` requests through a fresh [`load::run`]
+//! [`ChildGuard`]. Each timed call runs `iters` requests through a fresh [`super::run`]
 //! (connections are opened inside the timed region: with keep-alive that is one connect per
 //! connection per call, amortised over thousands of requests per sample). Side metrics
 //! (server CPU, RSS/PSS, context switches over the server's process tree; client CPU) are

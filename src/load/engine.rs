@@ -401,7 +401,8 @@ fn finish(
             report.body_bytes += body;
             let ns = now.saturating_duration_since(c.origin).as_nanos() as u64;
             report.latency_ns.saturating_record(ns.max(1));
-            if mode == ConnMode::Close {
+            let server_closes = c.reader.as_ref().is_some_and(|r| r.server_closes);
+            if mode == ConnMode::Close || server_closes {
                 c.stream = None;
             }
         }

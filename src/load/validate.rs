@@ -71,6 +71,9 @@ pub struct ResponseReader {
     fnv: Option<Fnv>,
     want_size: u64,
     want_sum: u64,
+    /// The server said `Connection: close` (or answered HTTP/1.0 without keep-alive): the
+    /// connection must not be reused.
+    pub server_closes: bool,
 }
 
 const MAX_HEAD: usize = 16 * 1024;
@@ -84,6 +87,7 @@ impl ResponseReader {
             fnv: check_body.then(Fnv::default),
             want_size: expected.size,
             want_sum: expected.checksum,
+            server_closes: false,
         }
     }
 
@@ -117,6 +121,15 @@ impl ResponseReader {
                     want: self.want_size,
                 });
             }
+            let conn_hdr = resp
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("connection"))
+                .map(|h| h.value.to_ascii_lowercase());
+            self.server_closes = match resp.version {
+                Some(0) => conn_hdr.as_deref() != Some(b"keep-alive".as_slice()),
+                _ => conn_hdr.as_deref() == Some(b"close".as_slice()),
+            };
             self.body_left = Some(self.want_size);
             // The part of `data` after the head is body.
             let consumed_from_data = head_len - start;
