@@ -173,5 +173,12 @@ fn main() {
     }
     group.finish();
 
+    // Hygiene: every server (and anything it forked) is gone before the run ends.
+    let me = std::process::id() as i32;
+    let left: Vec<i32> = threadbench::procfs::descendants(me)
+        .into_iter()
+        .filter(|&p| !e2e::wait_gone(p, std::time::Duration::from_secs(2)))
+        .collect();
+    assert!(left.is_empty(), "server processes outlived the bench: {left:?}");
     suite.finish(c);
 }

@@ -151,6 +151,8 @@ pub fn group_chart(group: &str, recs: &[&ServerRecord]) -> Result<String, String
             .configure_mesh()
             .x_desc(param_label(group))
             .y_desc(unit)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()
             .map_err(|x| e(&x))?;
         for (i, (model, pts)) in by_model.iter_mut().enumerate() {
