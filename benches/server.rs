@@ -179,6 +179,9 @@ fn main() {
         .into_iter()
         .filter(|&p| !e2e::wait_gone(p, std::time::Duration::from_secs(2)))
         .collect();
-    assert!(left.is_empty(), "server processes outlived the bench: {left:?}");
+    assert!(
+        left.is_empty(),
+        "server processes outlived the bench: {left:?}"
+    );
     suite.finish(c);
 }
