@@ -83,14 +83,16 @@ pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
             })
             .collect(),
     );
-    let barrier = Arc::new(Barrier::new(n_threads + 1));
+    // `ready`: every thread pinned and (with preconnect) connected; `go`: t0 is set.
+    let ready = Arc::new(Barrier::new(n_threads + 1));
+    let go = Arc::new(Barrier::new(n_threads + 1));
     let start_cell = Arc::new(parking_lot::Mutex::new(None::<Instant>));
     let mut handles = Vec::new();
     for t in 0..n_threads {
         let spec = spec.clone();
         let shared = shared.clone();
         let requests = requests.clone();
-        let barrier = barrier.clone();
+        let (ready, go) = (ready.clone(), go.clone());
         let start_cell = start_cell.clone();
         let n_conns = spec.conns / n_threads + usize::from(t < spec.conns % n_threads);
         let core = spec.cores.get(t).copied();
@@ -102,17 +104,23 @@ pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
                         Some(c) => crate::pin::pin_current_thread(c),
                         None => Ok(()),
                     };
-                    barrier.wait();
-                    pinned?;
+                    let prepared = pinned.and_then(|()| prepare(&spec, n_conns));
+                    // Both barriers are always reached, also on error, so nobody waits forever.
+                    ready.wait();
+                    go.wait();
+                    let (epoll, conns) = prepared?;
                     let t0 = (*start_cell.lock()).expect("start time set before the barrier");
-                    client_thread(&spec, &shared, &requests, t, n_threads, n_conns, t0, core)
+                    client_thread(
+                        &spec, &shared, &requests, t, n_threads, epoll, conns, t0, core,
+                    )
                 })
                 .map_err(io::Error::other)?,
         );
     }
+    ready.wait();
     let t0 = Instant::now();
     *start_cell.lock() = Some(t0);
-    barrier.wait();
+    go.wait();
     let mut results = Vec::new();
     let mut first_err = None;
     for h in handles {
@@ -177,19 +185,18 @@ fn thread_cpu() -> Duration {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn client_thread(
-    spec: &LoadSpec,
-    shared: &Shared,
-    requests: &[Vec<u8>],
-    t: usize,
-    n_threads: usize,
-    n_conns: usize,
-    t0: Instant,
-    core: Option<usize>,
-) -> io::Result<ThreadResult> {
-    let cpu0 = thread_cpu();
+fn register(epoll: &Epoll, s: &TcpStream, ci: usize) -> io::Result<()> {
+    let flags =
+        EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET;
+    Ok(epoll.add(s, EpollEvent::new(flags, ci as u64))?)
+}
+
+/// The thread's epoll and connections; with `spec.preconnect` (keep-alive only) every
+/// connection is opened here, before the clock starts. A connection that fails here is left
+/// closed and opened again by its first request (where a failure counts as an error).
+fn prepare(spec: &LoadSpec, n_conns: usize) -> io::Result<(Epoll, Vec<Conn>)> {
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    let now = Instant::now();
     let mut conns: Vec<Conn> = (0..n_conns)
         .map(|_| Conn {
             stream: None,
@@ -197,9 +204,69 @@ fn client_thread(
             path_idx: 0,
             written: 0,
             reader: None,
-            origin: t0,
+            origin: now,
         })
         .collect();
+    if !spec.preconnect || spec.mode != ConnMode::KeepAlive {
+        return Ok((epoll, conns));
+    }
+    let mut pending = 0usize;
+    for (ci, c) in conns.iter_mut().enumerate() {
+        if let Ok((s, done)) = crate::sys::connect::connect_nonblocking(spec.addr) {
+            register(&epoll, &s, ci)?;
+            c.stream = Some(s);
+            if !done {
+                c.state = State::Connecting;
+                pending += 1;
+            }
+        }
+    }
+    let end = now + spec.deadline.min(Duration::from_secs(10));
+    let mut events = vec![EpollEvent::empty(); 256];
+    while pending > 0 && Instant::now() < end {
+        let n = match epoll.wait(&mut events, EpollTimeout::from(50u16)) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        for ev in &events[..n] {
+            let c = &mut conns[ev.data() as usize];
+            if c.state != State::Connecting {
+                continue;
+            }
+            let s = c.stream.as_ref().expect("connecting has a stream");
+            match (s.take_error(), s.peer_addr()) {
+                (Ok(None), Ok(_)) => c.state = State::Idle,
+                (Ok(None), Err(e)) if e.kind() == ErrorKind::NotConnected => continue,
+                _ => {
+                    c.stream = None;
+                    c.state = State::Idle;
+                }
+            }
+            pending -= 1;
+        }
+    }
+    for c in conns.iter_mut().filter(|c| c.state == State::Connecting) {
+        c.stream = None;
+        c.state = State::Idle;
+    }
+    Ok((epoll, conns))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn client_thread(
+    spec: &LoadSpec,
+    shared: &Shared,
+    requests: &[Vec<u8>],
+    t: usize,
+    n_threads: usize,
+    epoll: Epoll,
+    mut conns: Vec<Conn>,
+    t0: Instant,
+    core: Option<usize>,
+) -> io::Result<ThreadResult> {
+    let cpu0 = thread_cpu();
+    let n_conns = conns.len();
     let mut idle: Vec<usize> = (0..n_conns).rev().collect();
     let mut report = LoadReport {
         ok: 0,
@@ -273,16 +340,7 @@ fn client_thread(
             let started = if c.stream.is_none() {
                 match crate::sys::connect::connect_nonblocking(spec.addr) {
                     Ok((s, done)) => {
-                        epoll.add(
-                            &s,
-                            EpollEvent::new(
-                                EpollFlags::EPOLLIN
-                                    | EpollFlags::EPOLLOUT
-                                    | EpollFlags::EPOLLRDHUP
-                                    | EpollFlags::EPOLLET,
-                                ci as u64,
-                            ),
-                        )?;
+                        register(&epoll, &s, ci)?;
                         c.stream = Some(s);
                         c.state = if done {
                             State::Writing

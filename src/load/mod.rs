@@ -70,6 +70,10 @@ pub struct LoadSpec {
     /// Check the body checksum of every n-th response per thread (1 = all).
     pub checksum_every: u64,
     pub allow_remote: bool,
+    /// Keep-alive: open every connection before the clock starts (the Flash tests' clients
+    /// hold their connections; a connect storm inside the timing would measure the accept
+    /// queue, not the server's steady state).
+    pub preconnect: bool,
 }
 
 impl LoadSpec {
@@ -89,6 +93,7 @@ impl LoadSpec {
             cores: Vec::new(),
             checksum_every: 16,
             allow_remote: false,
+            preconnect: true,
         }
     }
 }
