@@ -13,7 +13,10 @@ use threadbench::load::{workload, ConnMode};
 fn fake_server() -> Command {
     let mut cmd = Command::new("/bin/sh");
     // A child of its own (sleep) too, to check the whole tree goes.
-    cmd.args(["-c", "sleep 30 & echo listening on 127.0.0.1:9; wait"]);
+    cmd.args([
+        "-c",
+        "sleep 30 & trap 'kill $!; exit 0' TERM; echo listening on 127.0.0.1:9; wait",
+    ]);
     cmd
 }
 
@@ -46,7 +49,10 @@ fn no_server_process_outlives_a_panic_or_a_stop() {
     let s = ServerProcess::spawn(&mut fake_server()).expect("spawn fake server");
     let mut pids = vec![s.pid()];
     pids.extend(threadbench::procfs::descendants(s.pid()));
-    s.stop().expect("stop");
+    assert!(
+        s.stop().expect("stop"),
+        "a server that exits 0 on SIGTERM stops cleanly"
+    );
     for p in &pids {
         assert!(
             e2e::wait_gone(*p, Duration::from_secs(5)),

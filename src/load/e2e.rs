@@ -298,12 +298,28 @@ fn report_errors(r: &LoadReport) {
     }
 }
 
-/// Waits up to `timeout` for `pid` to no longer exist (reaped); used by hygiene tests.
+/// The parent pid of `pid`, from `/proc/<pid>/stat`.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Waits up to `timeout` for `pid` to be gone: no longer existing, or a zombie that is not
+/// ours to reap (an orphaned grandchild waiting for init, which may reap lazily). A zombie
+/// child of this process counts as a leak.
 pub fn wait_gone(pid: i32, timeout: Duration) -> bool {
+    let me = std::process::id() as i32;
     let end = Instant::now() + timeout;
     while Instant::now() < end {
-        if crate::procfs::state(pid).is_none() {
-            return true;
+        match crate::procfs::state(pid) {
+            None => return true,
+            Some('Z') if parent_of(pid) != Some(me) => return true,
+            _ => {}
         }
         std::thread::sleep(Duration::from_millis(5));
     }
