@@ -8,6 +8,7 @@
 //! - [`profile`]: `target-profiles/*.toml` → [`profile::Profile`].
 //! - [`harness`]: what every bench binary does around criterion.
 //! - [`blocks`]: workloads the focused benches time.
+//! - [`load`]: the HTTP load generator, workloads (file sets), end-to-end server bench machinery.
 //! - [`report`]: machine metadata and the suite's own output under `target/threadbench/`.
 //! - [`procfs`]: reading `/proc` (children, descriptors, process states).
 //!
