@@ -24,5 +24,6 @@ pub mod pin;
 pub mod procfs;
 pub mod profile;
 pub mod report;
+pub mod server;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -31,6 +31,80 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run a static-file HTTP server under one concurrency model until SIGTERM/SIGINT.
+    /// Prints `listening on <ip>:<port>` once it accepts connections.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// mp | mp_fork | mt | mt_spawn | sped | amped | amted
+    #[arg(long)]
+    model: String,
+    /// Directory to serve.
+    #[arg(long)]
+    docroot: std::path::PathBuf,
+    /// Address to bind (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    bind: std::net::SocketAddr,
+    /// Server cores (e.g. `0,1` or `0-1`); default: the profile's CorePlan server side.
+    #[arg(long)]
+    cores: Option<String>,
+    /// mp: processes (default: profile [server].processes).
+    #[arg(long)]
+    processes: Option<usize>,
+    /// mt: threads (default: profile [server].threads).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// amped/amted: helpers (default: profile [server].helpers).
+    #[arg(long)]
+    helpers: Option<usize>,
+    /// writev | sendfile (default: profile [server].send).
+    #[arg(long)]
+    send: Option<String>,
+}
+
+fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
+    use threadbench::server::{handler, Model, ServeConfig};
+    let model = Model::parse(&a.model).with_context(|| {
+        format!(
+            "unknown model {:?}; expected one of mp, mp_fork, mt, mt_spawn, sped, amped, amted",
+            a.model
+        )
+    })?;
+    let sc = &profile.server;
+    let send = match a.send.as_deref().unwrap_or(&sc.send) {
+        "writev" => handler::SendMode::Writev,
+        "sendfile" => handler::SendMode::Sendfile,
+        other => anyhow::bail!("unknown --send {other:?}; expected writev or sendfile"),
+    };
+    if !a.docroot.is_dir() {
+        anyhow::bail!("docroot {} is not a directory", a.docroot.display());
+    }
+    let cores = match &a.cores {
+        Some(c) => threadbench::pin::parse_cpu_list(c)
+            .filter(|v| !v.is_empty())
+            .with_context(|| format!("cannot parse --cores {c:?} (e.g. 0,1 or 0-1)"))?,
+        None => profile.core_plan()?.server,
+    };
+    let _ = threadbench::sys::limits::raise_nofile();
+    let cfg = ServeConfig {
+        model,
+        bind: a.bind,
+        cores,
+        processes: a.processes.unwrap_or(sc.processes),
+        threads: a.threads.unwrap_or(sc.threads),
+        helpers: a.helpers.unwrap_or(sc.helpers),
+        backlog: sc.backlog.min(i32::MAX as u32) as i32,
+        handler: handler::HandlerConfig {
+            docroot: a.docroot,
+            cache_bytes: sc.cache_bytes,
+            send,
+            max_target_bytes: sc.max_target_bytes,
+            max_header_bytes: sc.max_header_bytes,
+        },
+    };
+    threadbench::server::serve(cfg).with_context(|| format!("serving on {}", a.bind))
 }
 
 #[derive(clap::Args)]
@@ -223,6 +297,10 @@ fn run() -> Result<()> {
                 print!("{}", info.summary());
                 println!("written to   {}", path.display());
             }
+        }
+        Cmd::Serve(a) => {
+            let profile = load_profile(&cli.profile)?;
+            serve(&profile, a)?;
         }
     }
     Ok(())

@@ -7,5 +7,8 @@
 pub mod connect;
 pub mod cpu;
 pub mod limits;
+pub mod mmap;
+pub mod net;
 pub mod pagecache;
 pub mod process;
+pub mod signals;

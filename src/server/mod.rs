@@ -1,0 +1,138 @@
+//! End-to-end static-file HTTP servers: one handler ([`handler`]), seven concurrency models.
+//!
+//! What it stresses: the whole request path of a real server (accept, read, parse, translate,
+//! send) under each concurrency model, so a measured difference is the model alone.
+//!
+//! ```text
+//!   listener ─▶ model (who runs which step when) ─▶ handler steps (shared) ─▶ socket
+//!     mp: P processes · mp_fork: fork/conn · mt: T threads · mt_spawn: thread/conn
+//!     sped: 1 thread + epoll · amped: sped + helper processes · amted: sped + helper threads
+//! ```
+//!
+//! Metric (next issue): requests/s and server CPU per request from [`stats`] over the whole
+//! process tree. Not measured here: TLS, dynamic content, HTTP/2.
+
+pub mod amped;
+pub mod blocking;
+pub mod handler;
+pub mod mp;
+pub mod mt;
+pub mod sped;
+pub mod stats;
+
+use crate::sys::signals::stop_requested;
+use handler::{Handler, HandlerConfig};
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+/// The concurrency models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    Mp,
+    MpFork,
+    Mt,
+    MtSpawn,
+    Sped,
+    Amped,
+    Amted,
+}
+
+impl Model {
+    pub const ALL: [Model; 7] = [
+        Model::Mp,
+        Model::MpFork,
+        Model::Mt,
+        Model::MtSpawn,
+        Model::Sped,
+        Model::Amped,
+        Model::Amted,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Mp => "mp",
+            Model::MpFork => "mp_fork",
+            Model::Mt => "mt",
+            Model::MtSpawn => "mt_spawn",
+            Model::Sped => "sped",
+            Model::Amped => "amped",
+            Model::Amted => "amted",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Model> {
+        Model::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+/// Everything a model needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub model: Model,
+    pub bind: SocketAddr,
+    pub cores: Vec<usize>,
+    pub processes: usize,
+    pub threads: usize,
+    pub helpers: usize,
+    pub backlog: i32,
+    pub handler: HandlerConfig,
+}
+
+/// Binds with the configured backlog; the listener is non-blocking (models poll it with a
+/// timeout so a stop request is seen within ~100 ms).
+pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let l = TcpListener::bind(addr)?;
+    crate::sys::net::set_backlog(&l, backlog)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Waits up to 100 ms for the fd to become readable.
+pub fn wait_readable(fd: &impl std::os::fd::AsFd, ms: u16) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut p, PollTimeout::from(ms)), Ok(n) if n > 0)
+}
+
+/// Accept error policy shared by all models: out of descriptors → back off 10 ms (no busy
+/// loop), other transient errors → retry.
+pub fn accept_backoff(e: &io::Error) {
+    if matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    ) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Pins the calling thread to the server cores (no-op on an empty list).
+pub fn pin(cores: &[usize]) -> io::Result<()> {
+    if cores.is_empty() {
+        return Ok(());
+    }
+    crate::pin::pin_current_thread_to_set(cores)
+}
+
+/// Runs a server until SIGTERM/SIGINT. Prints `listening on ip:port` once the socket accepts.
+/// Must be called before the process creates any thread (the forking models rely on it).
+pub fn serve(cfg: ServeConfig) -> io::Result<()> {
+    crate::sys::signals::install_stop_handlers()?;
+    pin(&cfg.cores)?;
+    let handler = Handler::new(cfg.handler.clone())?;
+    let listener = bind(cfg.bind, cfg.backlog)?;
+    let local = listener.local_addr()?;
+    let announce = move || -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        writeln!(out, "listening on {local}")?;
+        out.flush()
+    };
+    let r = match cfg.model {
+        Model::Mp => mp::run_prefork(&cfg, listener, announce),
+        Model::MpFork => mp::run_fork_per_conn(&cfg, listener, handler, announce),
+        Model::Mt => mt::run_pool(&cfg, listener, handler, announce),
+        Model::MtSpawn => mt::run_spawn(&cfg, listener, handler, announce),
+        Model::Sped => sped::run(&cfg, listener, handler, None, announce),
+        Model::Amped | Model::Amted => amped::run(&cfg, listener, handler, announce),
+    };
+    let _ = stop_requested();
+    r
+}
