@@ -55,6 +55,11 @@ fn bench_one(
             o.expect("load run").checked(iters)
         })
     });
+    if side.requests() == 0 {
+        // Filtered out on the command line: nothing measured, nothing to record.
+        server.stop().expect("stop server");
+        return;
+    }
     let rec = side
         .save(group_name, model, param)
         .expect("write server.json");

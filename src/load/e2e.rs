@@ -18,11 +18,11 @@
 //!
 //! It does not measure: the server's start-up, or anything over a real network.
 
-use super::proctree::TreeStats;
 use super::workload::Workload;
 use super::{new_hist, ConnMode, ErrorCounts, LatencyUs, LoadReport, LoadSpec};
 use crate::blocks::Outcome;
 use crate::report::server_results::{ServerRecord, ServerResults};
+use crate::server::stats::{tree_stats, TreeStats};
 use crate::sys::process::ChildGuard;
 use nix::sys::signal::Signal;
 use std::io::{self, BufRead, BufReader};
@@ -163,7 +163,7 @@ impl SideMetrics {
     pub fn start(server_pid: i32) -> SideMetrics {
         SideMetrics {
             server_pid,
-            before: TreeStats::of_tree(server_pid),
+            before: tree_stats(server_pid).unwrap_or_default(),
             ok: 0,
             errors: ErrorCounts::default(),
             elapsed: Duration::ZERO,
@@ -172,6 +172,11 @@ impl SideMetrics {
             util_weighted: 0.0,
             resident: Vec::new(),
         }
+    }
+
+    /// Validated responses so far (0 when criterion filtered the benchmark out).
+    pub fn requests(&self) -> u64 {
+        self.ok
     }
 
     pub fn add(&mut self, r: &LoadReport) {
@@ -193,7 +198,9 @@ impl SideMetrics {
 
     /// The record for (group, model, param), with the server's counters since [`Self::start`].
     pub fn finish(&self, group: &str, model: &str, param: Option<u64>) -> ServerRecord {
-        let tree = TreeStats::of_tree(self.server_pid).since(&self.before);
+        let after = tree_stats(self.server_pid).unwrap_or_default();
+        let before = &self.before;
+        let cpu_us = after.cpu_us().saturating_sub(before.cpu_us());
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let per_req = |v: f64| {
             if self.ok == 0 {
@@ -212,12 +219,16 @@ impl SideMetrics {
             req_per_s: self.ok as f64 / secs,
             mb_per_s: self.bytes as f64 / secs / 1e6,
             latency_us: LatencyUs::from_hist_ns(&self.hist),
-            server_cpu_us_per_req: per_req((tree.cpu_user + tree.cpu_sys).as_secs_f64() * 1e6),
-            server_rss_bytes: tree.rss_bytes,
-            server_pss_bytes: tree.pss_bytes,
-            server_processes: tree.processes,
-            voluntary_ctx_per_req: per_req(tree.voluntary_ctx as f64),
-            involuntary_ctx_per_req: per_req(tree.involuntary_ctx as f64),
+            server_cpu_us_per_req: per_req(cpu_us as f64),
+            server_rss_bytes: after.rss_bytes,
+            server_pss_bytes: after.pss_bytes,
+            server_processes: after.processes,
+            voluntary_ctx_per_req: per_req(
+                after.voluntary_cs.saturating_sub(before.voluntary_cs) as f64
+            ),
+            involuntary_ctx_per_req: per_req(
+                after.involuntary_cs.saturating_sub(before.involuntary_cs) as f64,
+            ),
             client_cpu_util: util,
             client_bound: util >= super::CLIENT_BOUND_UTIL,
             resident_before: (!self.resident.is_empty())

@@ -24,7 +24,6 @@
 
 pub mod e2e;
 pub mod engine;
-pub mod proctree;
 pub mod validate;
 pub mod workload;
 
