@@ -34,6 +34,11 @@ enum Cmd {
     /// Run a static-file HTTP server under one concurrency model until SIGTERM/SIGINT.
     /// Prints `listening on <ip>:<port>` once it accepts connections.
     Serve(ServeArgs),
+    /// Print the process-tree statistics (CPU, RSS, PSS, context switches) of a pid as JSON.
+    TreeStats {
+        #[arg(long)]
+        pid: i32,
+    },
 }
 
 #[derive(clap::Args)]
@@ -297,6 +302,11 @@ fn run() -> Result<()> {
                 print!("{}", info.summary());
                 println!("written to   {}", path.display());
             }
+        }
+        Cmd::TreeStats { pid } => {
+            let t = threadbench::server::stats::tree_stats(pid)
+                .with_context(|| format!("reading /proc of pid {pid}"))?;
+            println!("{}", serde_json::to_string(&t)?);
         }
         Cmd::Serve(a) => {
             let profile = load_profile(&cli.profile)?;

@@ -32,15 +32,25 @@ fn stop_children(mut kids: Vec<ChildGuard>) {
     drop(kids);
 }
 
-/// The accept loop of one pool member (process or thread).
+/// Puts a listener into pool mode: blocking accept (the kernel wakes one waiter per
+/// connection) that times out every 100 ms so a stop request is seen.
+pub fn pool_listener(l: &TcpListener) -> io::Result<()> {
+    l.set_nonblocking(false)?;
+    crate::sys::net::set_accept_timeout(l, 100)
+}
+
+/// The accept loop of one pool member (process or thread); `l` is in pool mode.
 pub fn accept_loop(h: &Handler, l: &TcpListener) {
     while !stop_requested() {
-        if !wait_readable(l, 100) {
-            continue;
-        }
         match l.accept() {
             Ok((s, _)) => serve_conn(h, s),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => accept_backoff(&e),
         }
     }
@@ -51,6 +61,7 @@ pub fn run_prefork(
     l: TcpListener,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
+    pool_listener(&l)?;
     let mut kids = Vec::new();
     for _ in 0..cfg.processes.max(1) {
         let hc = cfg.handler.clone();

@@ -21,6 +21,7 @@ pub fn run_pool(
     h: Handler,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
+    super::mp::pool_listener(&l)?;
     let h = Arc::new(h);
     let l = Arc::new(l);
     let mut joins = Vec::new();

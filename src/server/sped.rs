@@ -37,6 +37,29 @@ struct Conn {
     waiting: bool,
     eof: bool,
     draining: Option<Instant>,
+    /// A send hit EAGAIN: the caller must watch EPOLLOUT (registered lazily, which saves
+    /// the extra wake-up EPOLLOUT would cause on every new connection).
+    blocked_write: bool,
+    out_registered: bool,
+}
+
+const IN_FLAGS: EpollFlags = EpollFlags::EPOLLIN
+    .union(EpollFlags::EPOLLRDHUP)
+    .union(EpollFlags::EPOLLET);
+
+/// Drives a connection and registers EPOLLOUT when it first needs it; false → close.
+fn step(ep: &Epoll, c: &mut Conn, h: &Handler, helpers: &mut Option<Helpers>, id: u64) -> bool {
+    if !drive(c, h, helpers, id) {
+        return false;
+    }
+    if c.blocked_write && !c.out_registered {
+        c.out_registered = true;
+        let mut ev = EpollEvent::new(IN_FLAGS | EpollFlags::EPOLLOUT, id);
+        if ep.modify(&c.s, &mut ev).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Advances one connection; false when it should be closed.
@@ -78,12 +101,12 @@ fn drive(c: &mut Conn, h: &Handler, helpers: &mut Option<Helpers>, id: u64) -> b
         let mut limit = usize::MAX;
         if let Some(hp) = helpers.as_mut() {
             if let Some((mf, off, len)) = o.next_chunk(CHUNK) {
-                if !mf.map.resident(off, len).unwrap_or(true) {
-                    if hp.submit(id, &mf.path, off, len).is_ok() {
-                        h.counters.helper_jobs.fetch_add(1, Ordering::Relaxed);
-                        c.waiting = true;
-                        break;
-                    }
+                if !mf.map.resident(off, len).unwrap_or(true)
+                    && hp.submit(id, &mf.path, off, len).is_ok()
+                {
+                    h.counters.helper_jobs.fetch_add(1, Ordering::Relaxed);
+                    c.waiting = true;
+                    break;
                 }
                 limit = off + len;
             }
@@ -93,7 +116,10 @@ fn drive(c: &mut Conn, h: &Handler, helpers: &mut Option<Helpers>, id: u64) -> b
                 c.out.pop_front();
             }
             Ok(false) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                c.blocked_write = true;
+                break;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return false,
         }
@@ -148,11 +174,7 @@ pub fn run(
                             let _ = s.set_nodelay(true);
                             let id = next_id;
                             next_id += 1;
-                            let flags = EpollFlags::EPOLLIN
-                                | EpollFlags::EPOLLOUT
-                                | EpollFlags::EPOLLRDHUP
-                                | EpollFlags::EPOLLET;
-                            if ep.add(&s, EpollEvent::new(flags, id)).is_err() {
+                            if ep.add(&s, EpollEvent::new(IN_FLAGS, id)).is_err() {
                                 continue;
                             }
                             let mut c = Conn {
@@ -163,8 +185,10 @@ pub fn run(
                                 waiting: false,
                                 eof: false,
                                 draining: None,
+                                blocked_write: false,
+                                out_registered: false,
                             };
-                            if drive(&mut c, &h, &mut helpers, id) {
+                            if step(&ep, &mut c, &h, &mut helpers, id) {
                                 conns.insert(id, c);
                             }
                         }
@@ -183,16 +207,16 @@ pub fn run(
                 if let Some(hp) = helpers.as_mut() {
                     hp.completions(i, &mut done);
                 }
-                for id in done.drain(..).collect::<Vec<_>>() {
+                for id in std::mem::take(&mut done) {
                     if let Some(c) = conns.get_mut(&id) {
                         c.waiting = false;
-                        if !drive(c, &h, &mut helpers, id) {
+                        if !step(&ep, c, &h, &mut helpers, id) {
                             conns.remove(&id);
                         }
                     }
                 }
             } else if let Some(c) = conns.get_mut(&tok) {
-                if !drive(c, &h, &mut helpers, tok) {
+                if !step(&ep, c, &h, &mut helpers, tok) {
                     conns.remove(&tok);
                 }
             }

@@ -25,3 +25,18 @@ pub fn raise_nofile() -> io::Result<NofileLimit> {
     }
     nofile()
 }
+
+/// Sets RLIMIT_NOFILE (soft and hard) of another process (`prlimit`); tests use it to drive
+/// a server into EMFILE.
+pub fn set_nofile_of(pid: i32, limit: u64) -> io::Result<()> {
+    let new = libc::rlimit {
+        rlim_cur: limit as libc::rlim_t,
+        rlim_max: limit as libc::rlim_t,
+    };
+    // SAFETY: `new` is a live rlimit; the old-limit pointer may be null.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

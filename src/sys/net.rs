@@ -13,3 +13,27 @@ pub fn set_backlog(l: &TcpListener, backlog: i32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Makes a blocking `accept` on `l` return EAGAIN after `ms` (SO_RCVTIMEO applies to accept
+/// on Linux): pool members block in accept — one woken per connection, no thundering herd —
+/// yet still notice a stop request.
+pub fn set_accept_timeout(l: &TcpListener, ms: u64) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
+    };
+    // SAFETY: valid socket, pointer and length describe a live `timeval`.
+    let rc = unsafe {
+        libc::setsockopt(
+            l.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const libc::timeval as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

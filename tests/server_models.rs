@@ -1,0 +1,463 @@
+//! `threadbench serve` as a client meets it: every model answers one table of requests with
+//! the same statuses and the files' bytes; event-driven models are not stalled by a slow
+//! client; amped/amted fault evicted files in through their helpers; stopping leaves nothing.
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use threadbench::sys::process::ChildGuard;
+
+const MODELS: [&str; 7] = ["mp", "mp_fork", "mt", "mt_spawn", "sped", "amped", "amted"];
+
+/// A docroot removed on drop.
+struct Docroot(PathBuf);
+
+impl Drop for Docroot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn docroot(tag: &str) -> Docroot {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("server_models-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("sub")).expect("creating docroot");
+    let bin: Vec<u8> = (0..1024u32).map(|i| (i * 7 + 3) as u8).collect();
+    std::fs::write(d.join("a.bin"), bin).expect("writing a.bin");
+    std::fs::write(d.join("index.html"), "<p>root</p>\n").expect("writing index");
+    std::fs::write(d.join("sub/index.html"), "<p>sub</p>\n").expect("writing sub index");
+    std::fs::write(d.join("b.txt"), "bee\n").expect("writing b.txt");
+    std::fs::write(d.join("%2e%2e"), "literal name\n").expect("writing literal");
+    std::os::unix::fs::symlink("/etc/passwd", d.join("evil")).expect("symlink");
+    Docroot(d)
+}
+
+struct Server {
+    guard: ChildGuard,
+    addr: SocketAddr,
+}
+
+fn start(model: &str, root: &Path) -> Server {
+    start_with(model, root, &[])
+}
+
+fn start_with(model: &str, root: &Path, extra: &[&str]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_threadbench"));
+    cmd.args(["--profile", "ci", "serve", "--model", model, "--docroot"])
+        .arg(root)
+        .args(["--processes", "2", "--threads", "4", "--helpers", "2"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut guard = ChildGuard::spawn(&mut cmd).expect("spawning threadbench serve");
+    let out = guard
+        .child_mut()
+        .and_then(|c| c.stdout.take())
+        .expect("stdout");
+    let mut line = String::new();
+    BufReader::new(out)
+        .read_line(&mut line)
+        .expect("reading the listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{model}: unexpected first line {line:?}"))
+        .parse()
+        .expect("parsing the address");
+    Server { guard, addr }
+}
+
+/// SIGTERM, expect exit 0 within 2 s, return stderr; no descendant may survive.
+fn stop(mut s: Server) -> String {
+    let pid = s.guard.pid().as_raw();
+    let tree = threadbench::procfs::descendants(pid);
+    s.guard.signal(Signal::SIGTERM).expect("SIGTERM");
+    let st = s
+        .guard
+        .wait_timeout(Duration::from_secs(2))
+        .expect("waiting for the server");
+    assert!(
+        matches!(st, Some(WaitStatus::Exited(_, 0))),
+        "server did not exit 0 on SIGTERM: {st:?}"
+    );
+    for p in tree {
+        assert!(
+            threadbench::procfs::state(p).is_none(),
+            "process {p} of the server survived it"
+        );
+    }
+    let mut err = String::new();
+    if let Some(mut e) = s.guard.child_mut().and_then(|c| c.stderr.take()) {
+        let _ = e.read_to_string(&mut err);
+    }
+    err
+}
+
+struct Case {
+    name: &'static str,
+    req: Vec<u8>,
+    head: bool,
+    split: bool,
+    /// Expected (status, file whose bytes the body must equal).
+    want: Vec<(u16, Option<&'static str>)>,
+}
+
+fn case(name: &'static str, req: &[u8], want: &[(u16, Option<&'static str>)]) -> Case {
+    Case {
+        name,
+        req: req.to_vec(),
+        head: false,
+        split: false,
+        want: want.to_vec(),
+    }
+}
+
+fn table() -> Vec<Case> {
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(4000));
+    let long_headers = format!(
+        "GET /a.bin HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(10_000)
+    );
+    let mut v = vec![
+        case("get11_close", b"GET /a.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[(200, Some("a.bin"))]),
+        case("get10", b"GET /a.bin HTTP/1.0\r\n\r\n", &[(200, Some("a.bin"))]),
+        case("get11_pipelined_keepalive", b"GET /a.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[(200, Some("a.bin")), (200, Some("b.txt")), (200, Some("index.html"))]),
+        case("get10_keepalive", b"GET /b.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /a.bin HTTP/1.0\r\n\r\n", &[(200, Some("b.txt")), (200, Some("a.bin"))]),
+        case("dir_index", b"GET /sub/ HTTP/1.0\r\n\r\n", &[(200, Some("sub/index.html"))]),
+        case("query_string", b"GET /b.txt?x=1 HTTP/1.0\r\n\r\n", &[(200, Some("b.txt"))]),
+        case("missing", b"GET /nope HTTP/1.0\r\n\r\n", &[(404, None)]),
+        case("dotdot", b"GET /../etc/passwd HTTP/1.0\r\n\r\n", &[(403, None)]),
+        case("encoded_dotdot", b"GET /%2e%2e/etc/passwd HTTP/1.0\r\n\r\n", &[(403, None)]),
+        case("encoded_slash", b"GET /..%2fetc/passwd HTTP/1.0\r\n\r\n", &[(403, None)]),
+        // Decoded once: `%252e%252e` names the literal file `%2e%2e` inside the docroot.
+        case("double_encoded", b"GET /%252e%252e HTTP/1.0\r\n\r\n", &[(200, Some("%2e%2e"))]),
+        case("double_encoded_escape", b"GET /%252e%252e/etc/passwd HTTP/1.0\r\n\r\n", &[(404, None)]),
+        case("symlink_outside", b"GET /evil HTTP/1.0\r\n\r\n", &[(403, None)]),
+        case("absolute_form", b"GET http://x/b.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[(200, Some("b.txt"))]),
+        case("absolute_form_escape", b"GET http://x/../etc/passwd HTTP/1.0\r\n\r\n", &[(403, None)]),
+        case("encoded_nul", b"GET /a.bin%00.txt HTTP/1.0\r\n\r\n", &[(400, None)]),
+        case("raw_nul", b"GET /a.bin\0 HTTP/1.0\r\n\r\n", &[(400, None)]),
+        case("long_target", long_target.as_bytes(), &[(414, None)]),
+        case("long_headers", long_headers.as_bytes(), &[(431, None)]),
+        case("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", &[(400, None)]),
+        case("unknown_method", b"DELETE /a.bin HTTP/1.1\r\nHost: x\r\n\r\n", &[(405, None)]),
+        case("bad_version", b"GET /a.bin HTTP/2.0\r\n\r\n", &[(505, None)]),
+        case("error_ends_pipeline", b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /a.bin HTTP/1.1\r\nHost: x\r\n\r\n", &[(404, None), (200, Some("a.bin"))]),
+    ];
+    v.push(Case {
+        head: true,
+        ..case(
+            "head11",
+            b"HEAD /a.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            &[(200, None)],
+        )
+    });
+    v.push(Case {
+        head: true,
+        ..case("head10", b"HEAD /b.txt HTTP/1.0\r\n\r\n", &[(200, None)])
+    });
+    v.push(Case {
+        split: true,
+        ..case(
+            "split_1_byte_writes",
+            b"GET /b.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            &[(200, Some("b.txt"))],
+        )
+    });
+    v
+}
+
+/// Parsed responses: (status, headers lowercased, body).
+fn parse_responses(mut data: &[u8], head: bool) -> Vec<(u16, String, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        let end = data
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response head")
+            + 4;
+        let h = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+        let status: u16 = h[9..12].parse().expect("status code");
+        let len: usize = h
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map(|v| v.trim().parse().expect("content-length"))
+            .expect("content-length header");
+        let blen = if head { 0 } else { len };
+        out.push((status, h, data[end..end + blen].to_vec()));
+        data = &data[end + blen..];
+    }
+    out
+}
+
+fn exchange(addr: SocketAddr, c: &Case) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).expect("connecting");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.set_nodelay(true).expect("nodelay");
+    if c.split {
+        for b in &c.req {
+            s.write_all(std::slice::from_ref(b))
+                .expect("writing a byte");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    } else {
+        // The server may answer an error and close before reading everything: ignore EPIPE.
+        let _ = s.write_all(&c.req);
+    }
+    let mut data = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{}: reading: {e}", c.name),
+        }
+    }
+    data
+}
+
+#[test]
+fn every_model_answers_the_table_identically() {
+    let root = docroot("table");
+    let mut per_model = Vec::new();
+    for model in MODELS {
+        let srv = start(model, &root.0);
+        let mut statuses = Vec::new();
+        for c in table() {
+            let data = exchange(srv.addr, &c);
+            let resps = parse_responses(&data, c.head);
+            let got: Vec<u16> = resps.iter().map(|r| r.0).collect();
+            let want: Vec<u16> = c.want.iter().map(|w| w.0).collect();
+            // An error ends the connection: later pipelined requests get no answer.
+            let want_upto = want
+                .iter()
+                .position(|&s| s != 200)
+                .map_or(want.len(), |i| i + 1);
+            assert_eq!(got, want[..want_upto], "{model}/{}", c.name);
+            for (r, w) in resps.iter().zip(&c.want) {
+                assert!(r.1.contains("\r\ndate: "), "{model}/{}: no Date", c.name);
+                if let Some(f) = w.1 {
+                    let file = std::fs::read(root.0.join(f)).expect("reading the file");
+                    assert_eq!(r.2, file, "{model}/{}: body differs from {f}", c.name);
+                }
+                if r.0 == 405 {
+                    assert!(
+                        r.1.contains("\r\nallow: get, head"),
+                        "{model}: 405 lacks Allow"
+                    );
+                }
+                if c.head {
+                    assert!(r.1.contains(&format!(
+                        "content-length: {}",
+                        std::fs::metadata(root.0.join(if c.name == "head11" {
+                            "a.bin"
+                        } else {
+                            "b.txt"
+                        }))
+                        .expect("stat")
+                        .len()
+                    )));
+                }
+            }
+            statuses.push((c.name, got));
+        }
+        stop(srv);
+        per_model.push((model, statuses));
+    }
+    for (m, s) in &per_model[1..] {
+        assert_eq!(s, &per_model[0].1, "{m} differs from {}", per_model[0].0);
+    }
+}
+
+#[test]
+fn slow_client_does_not_stall_event_driven_models() {
+    let root = docroot("slow");
+    for model in ["sped", "amped", "amted"] {
+        let srv = start(model, &root.0);
+        let req = b"GET /b.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let mut slow = TcpStream::connect(srv.addr).expect("connecting slow client");
+        slow.set_nodelay(true).expect("nodelay");
+        for b in &req[..6] {
+            slow.write_all(std::slice::from_ref(b)).expect("slow byte");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // While the slow request is incomplete, a second client is served in full.
+        let fast = Case {
+            name: "fast",
+            req: req.to_vec(),
+            head: false,
+            split: false,
+            want: vec![],
+        };
+        let r = parse_responses(&exchange(srv.addr, &fast), false);
+        assert_eq!(r.len(), 1, "{model}: second client not served");
+        assert_eq!(r[0].0, 200);
+        for b in &req[6..] {
+            slow.write_all(std::slice::from_ref(b)).expect("slow byte");
+        }
+        slow.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut data = Vec::new();
+        slow.read_to_end(&mut data).expect("slow client's response");
+        let r = parse_responses(&data, false);
+        assert_eq!(
+            (r[0].0, r[0].2.as_slice()),
+            (200, b"bee\n".as_slice()),
+            "{model}"
+        );
+        stop(srv);
+    }
+}
+
+#[test]
+fn evicted_files_go_through_the_helpers() {
+    let root = docroot("evict");
+    let big: Vec<u8> = (0..4u32 * 1024 * 1024)
+        .map(|i| (i ^ (i >> 9)) as u8)
+        .collect();
+    let path = root.0.join("big.bin");
+    for model in ["amped", "amted"] {
+        {
+            let mut f = std::fs::File::create(&path).expect("creating big.bin");
+            f.write_all(&big).expect("writing big.bin");
+            f.sync_all().expect("fsync big.bin");
+            threadbench::sys::mmap::fadvise_dontneed(&f).expect("evicting big.bin");
+        }
+        let srv = start(model, &root.0);
+        let c = case("big", b"GET /big.bin HTTP/1.0\r\n\r\n", &[]);
+        let r = parse_responses(&exchange(srv.addr, &c), false);
+        assert_eq!(r[0].0, 200);
+        assert!(r[0].2 == big, "{model}: big.bin bytes differ");
+        let err = stop(srv);
+        let jobs: u64 = err
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("helper_jobs="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{model}: no helper_jobs counter in {err:?}"));
+        assert!(
+            jobs > 0,
+            "{model}: evicted file served without helpers ({err:?})"
+        );
+    }
+}
+
+#[test]
+fn bad_invocations_fail_clearly() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_threadbench"))
+            .args(["--profile", "ci", "serve"])
+            .args(args)
+            .output()
+            .expect("running threadbench")
+    };
+    let o = run(&["--model", "nope", "--docroot", "/"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown model"));
+    let o = run(&["--model", "sped", "--docroot", "/nonexistent-docroot"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("docroot"));
+    // A port in use.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binding");
+    let a = l.local_addr().expect("addr").to_string();
+    let o = run(&["--model", "sped", "--docroot", "/", "--bind", &a]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("in use"));
+}
+
+#[test]
+fn peer_reset_mid_response_kills_nothing() {
+    let root = docroot("reset");
+    let big: Vec<u8> = (0..4u32 * 1024 * 1024).map(|i| (i >> 3) as u8).collect();
+    std::fs::write(root.0.join("big.bin"), &big).expect("writing big.bin");
+    for model in MODELS {
+        let srv = start(model, &root.0);
+        let workers = threadbench::procfs::descendants(srv.guard.pid().as_raw());
+        for _ in 0..3 {
+            let mut s = TcpStream::connect(srv.addr).expect("connecting");
+            s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("request");
+            let mut buf = [0u8; 1000];
+            s.read_exact(&mut buf).expect("start of the response");
+            // Closing with unread data makes the kernel send RST: the server is mid-response.
+        }
+        let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
+        let r = parse_responses(&exchange(srv.addr, &c), false);
+        assert_eq!(r[0].0, 200, "{model}: not serving after resets");
+        if model == "mp" || model == "amped" {
+            // The pool (or the helpers) is still the same set of processes.
+            assert_eq!(
+                threadbench::procfs::descendants(srv.guard.pid().as_raw()),
+                workers,
+                "{model}: a worker died"
+            );
+        }
+        stop(srv);
+    }
+}
+
+#[test]
+fn sendfile_mode_sends_the_same_bytes() {
+    let root = docroot("sendfile");
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(root.0.join("mid.bin"), &big).expect("writing mid.bin");
+    for model in MODELS {
+        let srv = start_with(model, &root.0, &["--send", "sendfile"]);
+        let c = case(
+            "pipelined",
+            b"GET /mid.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            &[],
+        );
+        let r = parse_responses(&exchange(srv.addr, &c), false);
+        assert_eq!(r.len(), 2, "{model}");
+        assert!(r[0].2 == big, "{model}: mid.bin differs with sendfile");
+        assert_eq!(r[1].2, std::fs::read(root.0.join("a.bin")).expect("a.bin"));
+        stop(srv);
+    }
+}
+
+#[test]
+fn out_of_descriptors_backs_off_and_keeps_serving() {
+    let root = docroot("emfile");
+    for model in ["sped", "mt_spawn"] {
+        let srv = start(model, &root.0);
+        let pid = srv.guard.pid().as_raw();
+        let open_now = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("fds")
+            .count() as u64;
+        threadbench::sys::limits::set_nofile_of(pid, open_now + 4).expect("prlimit");
+        // More idle connections than the server has descriptors: accept hits EMFILE.
+        let mut idle = Vec::new();
+        for _ in 0..12 {
+            let mut s = TcpStream::connect(srv.addr).expect("connecting");
+            s.write_all(b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("request");
+            idle.push(s);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            matches!(threadbench::procfs::state(pid), Some('S') | Some('R')),
+            "{model}: server gone under EMFILE"
+        );
+        // Free the descriptors: every queued connection is then accepted and answered.
+        idle.truncate(2);
+        for s in &mut idle {
+            s.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let mut b = [0u8; 12];
+            s.read_exact(&mut b).expect("answer on a held connection");
+            assert_eq!(&b, b"HTTP/1.1 200");
+        }
+        drop(idle);
+        let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
+        let r = parse_responses(&exchange(srv.addr, &c), false);
+        assert_eq!(r[0].0, 200, "{model}: not serving after EMFILE");
+        stop(srv);
+    }
+}
