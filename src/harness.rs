@@ -117,6 +117,7 @@ impl Suite {
     /// Ends the run: criterion's summary.
     pub fn finish(self, c: Criterion) {
         c.final_summary();
+        crate::report::html::regenerate_or_warn();
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`profile`]: `target-profiles/*.toml` → [`profile::Profile`].
 //! - [`harness`]: what every bench binary does around criterion.
 //! - [`blocks`]: workloads the focused benches time.
+//! - [`load`]: the HTTP load generator, workloads (file sets), end-to-end server bench machinery.
 //! - [`report`]: machine metadata and the suite's own output under `target/threadbench/`.
 //! - [`procfs`]: reading `/proc` (children, descriptors, process states).
 //! - [`server`]: the static-file HTTP server, its seven concurrency models and tree stats.
@@ -19,6 +20,7 @@
 
 pub mod blocks;
 pub mod harness;
+pub mod load;
 pub mod pin;
 pub mod procfs;
 pub mod profile;

@@ -21,6 +21,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Drive an HTTP server with a closed- or open-loop load and validate every response.
+    Load(Box<LoadArgs>),
+    /// Regenerate target/threadbench/index.html from the results saved so far.
+    Report,
     /// Print the machine facts the suite records (and write target/threadbench/env.json).
     Env {
         /// Print env.json's content instead of the summary.
@@ -111,6 +115,162 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
     threadbench::server::serve(cfg).with_context(|| format!("serving on {}", a.bind))
 }
 
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// Server address (loopback unless --allow-remote).
+    #[arg(long)]
+    target: std::net::SocketAddr,
+    /// Path to request (repeatable; each is fetched once first to learn its size and checksum).
+    #[arg(long, default_value = "/")]
+    path: Vec<String>,
+    /// Where the request paths come from: a workload (`single:<bytes>`, `specweb96:<dirs>`,
+    /// `disk:<kib>:<count>`; its files are written into --docroot, which the server must
+    /// serve, and requested in the workload's order) or a file listing paths, one per line.
+    #[arg(long)]
+    paths_from: Option<String>,
+    /// With a workload in --paths-from: the directory to write its files into (kept).
+    #[arg(long)]
+    docroot: Option<std::path::PathBuf>,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 1)]
+    conns: usize,
+    /// Run for this long (e.g. 5s, 500ms).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<std::time::Duration>,
+    /// Stop after this many requests.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Hard deadline (default: duration + 10 s, or 60 s).
+    #[arg(long, value_parser = parse_duration)]
+    deadline: Option<std::time::Duration>,
+    /// Open loop: requests per second on a fixed timetable (latency from the scheduled time).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// `Connection: close`, a new connection per request.
+    #[arg(long)]
+    close: bool,
+    /// Client cores (comma list, e.g. 1 or 1,2); one pinned thread per core.
+    #[arg(long, value_delimiter = ',')]
+    cores: Vec<usize>,
+    /// Check the body checksum of every n-th response (1 = all).
+    #[arg(long, default_value_t = 16)]
+    checksum_every: u64,
+    /// Allow a non-loopback target.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("bad duration {s:?} (e.g. 5s, 500ms)"))?;
+    let secs = match unit {
+        "s" => v,
+        "ms" => v / 1e3,
+        "us" => v / 1e6,
+        "m" => v * 60.0,
+        _ => return Err(format!("bad duration unit in {s:?} (s, ms, us, m)")),
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+fn run_load(a: LoadArgs) -> Result<()> {
+    use threadbench::load::{self, ConnMode, LoadSpec};
+    let mut paths = a.path.clone();
+    if let Some(f) = &a.paths_from {
+        let is_workload = ["single:", "specweb96:", "disk:"]
+            .iter()
+            .any(|p| f.starts_with(p));
+        if is_workload {
+            let dir = a
+                .docroot
+                .as_ref()
+                .context("--paths-from <workload> needs --docroot DIR (the server's docroot)")?;
+            let root = load::workload::TempDocroot::keep_at(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            let w =
+                load::workload::from_spec(f, root).with_context(|| format!("generating {f}"))?;
+            paths = w
+                .sequence
+                .iter()
+                .map(|&i| w.files[i as usize].path.clone())
+                .collect();
+            eprintln!(
+                "threadbench: wrote {} files of {f} into {}",
+                w.files.len(),
+                dir.display()
+            );
+        } else {
+            let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+            paths = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect();
+        }
+    }
+    if !a.allow_remote && !a.target.ip().is_loopback() {
+        anyhow::bail!(
+            "{} is not a loopback address (pass --allow-remote to load a remote host)",
+            a.target
+        );
+    }
+    let mut uniq: Vec<String> = paths.clone();
+    uniq.sort();
+    uniq.dedup();
+    let mut expected = Vec::new();
+    for p in &uniq {
+        expected.push(
+            load::probe(a.target, p, std::time::Duration::from_secs(5))
+                .with_context(|| format!("probing http://{}{p}", a.target))?,
+        );
+    }
+    let sequence = paths
+        .iter()
+        .map(|p| uniq.binary_search(p).expect("path listed") as u32)
+        .collect();
+    let mut spec = LoadSpec::new(a.target, expected);
+    spec.sequence = std::sync::Arc::new(sequence);
+    spec.conns = a.conns;
+    spec.mode = if a.close {
+        ConnMode::Close
+    } else {
+        ConnMode::KeepAlive
+    };
+    spec.requests = a.requests;
+    spec.duration = a.duration;
+    if spec.requests.is_none() && spec.duration.is_none() {
+        spec.duration = Some(std::time::Duration::from_secs(5));
+    }
+    spec.deadline = a.deadline.unwrap_or_else(|| {
+        spec.duration
+            .map_or(std::time::Duration::from_secs(60), |d| {
+                d + std::time::Duration::from_secs(10)
+            })
+    });
+    spec.rate = a.rate;
+    spec.cores = a.cores;
+    spec.checksum_every = a.checksum_every.max(1);
+    spec.allow_remote = a.allow_remote;
+    let report = load::run(&spec).with_context(|| format!("loading {}", a.target))?;
+    if a.json {
+        println!("{}", serde_json::to_string(&report.json())?);
+        if let Some((asked, got)) = report.rate_shortfall {
+            eprintln!("threadbench: warning: rate not sustained: asked {asked:.0} req/s, achieved {got:.0} req/s");
+        }
+    } else {
+        print!("{}", report.summary());
+    }
+    Ok(())
+}
+
 fn load_profile(sel: &Option<String>) -> Result<Profile> {
     Ok(match sel {
         Some(s) => Profile::load(s)?,
@@ -128,6 +288,11 @@ fn main() {
 fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Load(a) => run_load(*a)?,
+        Cmd::Report => {
+            let path = threadbench::report::html::regenerate().context("writing index.html")?;
+            println!("{}", path.display());
+        }
         Cmd::Env { json } => {
             let profile = load_profile(&cli.profile)?;
             let plan = profile.core_plan()?;

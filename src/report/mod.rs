@@ -4,6 +4,8 @@
 pub mod env;
 pub mod estimates;
 pub mod findings;
+pub mod html;
+pub mod server_results;
 
 use std::path::PathBuf;
 

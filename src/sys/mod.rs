@@ -4,11 +4,13 @@
 //! Each `unsafe` block carries a `// SAFETY:` line. `nix` is used wherever it has the call;
 //! `libc` only for what `nix` lacks (futex, mincore, `_exit`, ...).
 
+pub mod connect;
 pub mod cpu;
 pub mod futex;
 pub mod limits;
 pub mod mmap;
 pub mod net;
+pub mod pagecache;
 pub mod process;
 pub mod shm;
 pub mod signals;
