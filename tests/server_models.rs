@@ -452,7 +452,13 @@ fn out_of_descriptors_backs_off_and_keeps_serving() {
                 .expect("timeout");
             let mut b = [0u8; 12];
             s.read_exact(&mut b).expect("answer on a held connection");
-            assert_eq!(&b, b"HTTP/1.1 200");
+            // While descriptors are short the file itself may not open: a proper 500 is a
+            // correct answer then; what must not happen is silence or a crash.
+            assert!(
+                &b == b"HTTP/1.1 200" || &b == b"HTTP/1.1 500",
+                "{model}: held connection got {:?}",
+                String::from_utf8_lossy(&b)
+            );
         }
         drop(idle);
         let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
