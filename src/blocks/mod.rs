@@ -1,7 +1,9 @@
 //! Workloads the focused benches time. Each is a `pub` function returning an [`Outcome`]
 //! that the bench checks (so a broken variant cannot look fast) and that unit tests run too.
 
+pub mod event_scan;
 pub mod spawn;
+pub mod sync;
 
 use std::time::Duration;
 

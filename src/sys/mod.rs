@@ -5,5 +5,7 @@
 //! `libc` only for what `nix` lacks (futex, mincore, `_exit`, ...).
 
 pub mod cpu;
+pub mod fdset;
 pub mod limits;
 pub mod process;
+pub mod spin;
