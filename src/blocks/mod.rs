@@ -2,8 +2,10 @@
 //! that the bench checks (so a broken variant cannot look fast) and that unit tests run too.
 
 pub mod ctx_switch;
+pub mod event_scan;
 pub mod models;
 pub mod spawn;
+pub mod sync;
 
 use std::time::Duration;
 

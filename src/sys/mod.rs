@@ -6,6 +6,7 @@
 
 pub mod connect;
 pub mod cpu;
+pub mod fdset;
 pub mod futex;
 pub mod limits;
 pub mod mmap;
@@ -15,3 +16,4 @@ pub mod process;
 pub mod shm;
 pub mod signals;
 pub mod spawn;
+pub mod spin;
