@@ -8,7 +8,8 @@
 # ($CRITERION_HOME, default target/criterion-regress, wiped first): criterion's `--save-baseline
 # base` stores the base run under <bench>/base/ and the head run with `--baseline-lenient base`
 # lands in <bench>/new/ next to it. Each side keeps its own cargo target dir so the two builds
-# never overwrite each other's binaries. THREADBENCH_PROFILE selects the profile (default ci).
+# never overwrite each other's binaries. THREADBENCH_PROFILE selects the profile (default ci);
+# THREADBENCH_BASE_TARGET keeps the base side's cargo target dir between runs.
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
@@ -26,6 +27,9 @@ head_target="${CARGO_TARGET_DIR:-$head_dir/target}"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/threadbench-regress.XXXXXX")
 base_dir="$tmp/base"
+# A persistent target dir for the base build (THREADBENCH_BASE_TARGET) saves rebuilding the
+# dependencies on every run; it must not be the head's.
+base_target="${THREADBENCH_BASE_TARGET:-$tmp/target}"
 cleanup() {
     git -C "$head_dir" worktree remove --force "$base_dir" 2>/dev/null || true
     rm -rf "$tmp"
@@ -37,7 +41,7 @@ rm -rf "$CRITERION_HOME"
 mkdir -p "$CRITERION_HOME"
 
 # Build both sides first so no compile runs between the interleaved measurements.
-(cd "$base_dir" && CARGO_TARGET_DIR="$tmp/target" cargo bench --no-run --quiet)
+(cd "$base_dir" && CARGO_TARGET_DIR="$base_target" cargo bench --no-run --quiet)
 CARGO_TARGET_DIR="$head_target" cargo bench --no-run --quiet
 CARGO_TARGET_DIR="$head_target" cargo build --release --quiet --bin threadbench
 
@@ -49,7 +53,7 @@ for b in "${benches[@]}"; do
     if [[ -f "$base_dir/benches/$b.rs" ]]; then
         touch "$stamp"
         echo "== base $base_rev: $b" >&2
-        (cd "$base_dir" && CARGO_TARGET_DIR="$tmp/target" cargo bench --quiet --bench "$b" -- --save-baseline base) >&2
+        (cd "$base_dir" && CARGO_TARGET_DIR="$base_target" cargo bench --quiet --bench "$b" -- --save-baseline base) >&2
         # Criterion also leaves the base run in new/: drop it, or a benchmark the head no
         # longer has would look unchanged instead of missing.
         find "$CRITERION_HOME" -type d -name new -newer "$stamp" -prune -exec rm -rf {} +
