@@ -217,3 +217,50 @@ fn bencher_metric_format() {
         .expect("ratio in BMF");
     assert!((r - 302_505.0 / 40_099.5).abs() < 0.05, "{v}");
 }
+
+#[test]
+fn per_group_threshold_from_the_profile() {
+    let ci = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target-profiles/ci.toml"),
+    )
+    .expect("read the ci profile");
+    assert!(
+        ci.contains("\nthreshold = 0.10\n"),
+        "ci.toml's [regression] changed; update this test"
+    );
+    let lenient = ci.replace(
+        "\nthreshold = 0.10\n",
+        "\nthreshold = 0.10\ngroups = { spawn = 0.5 }\n",
+    );
+    let path = std::env::temp_dir().join(format!(
+        "threadbench-compare-profile-{}.toml",
+        std::process::id()
+    ));
+    std::fs::write(&path, lenient).expect("write a profile");
+    let out = Command::new(env!("CARGO_BIN_EXE_threadbench"))
+        .arg("--profile")
+        .arg(&path)
+        .args([
+            "compare",
+            "--baseline",
+            "base",
+            "--format",
+            "json",
+            "--criterion-dir",
+        ])
+        .arg(fixture("regressed"))
+        .output()
+        .expect("run threadbench compare");
+    std::fs::remove_file(&path).expect("remove the profile");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    // spawn's +30 % is below its 0.5 group threshold; the ratio keeps the 0.10 default.
+    assert_eq!(
+        verdict(&v, "benchmarks", "spawn/thread_spawn_join"),
+        "unchanged"
+    );
+    assert_eq!(
+        verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
+        "shifted"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
