@@ -167,8 +167,26 @@ struct EstimatesJson {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum ServerJson {
+    /// What benches/server.rs writes (`report::server_results`).
+    Records(super::server_results::ServerResults),
     Rows(Vec<ServerRow>),
-    Wrapped { results: Vec<ServerRow> },
+    Wrapped {
+        results: Vec<ServerRow>,
+    },
+}
+
+impl From<&super::server_results::ServerRecord> for ServerRow {
+    fn from(r: &super::server_results::ServerRecord) -> ServerRow {
+        ServerRow {
+            group: r.group.clone(),
+            model: r.model.clone(),
+            param: r.param,
+            req_per_s: Some(r.req_per_s),
+            server_cpu_us_per_req: Some(r.server_cpu_us_per_req),
+            pss_bytes: Some(r.server_pss_bytes as f64),
+            ctx_switches_per_req: Some(r.voluntary_ctx_per_req + r.involuntary_ctx_per_req),
+        }
+    }
 }
 
 impl Results {
@@ -206,6 +224,7 @@ impl Results {
         }
         let medians = latest_run_only(found);
         let server = match read_json::<ServerJson>(&threadbench_dir.join("server.json"))? {
+            Some(ServerJson::Records(r)) => r.records.iter().map(ServerRow::from).collect(),
             Some(ServerJson::Rows(rows)) | Some(ServerJson::Wrapped { results: rows }) => rows,
             None => Vec::new(),
         };

@@ -330,8 +330,13 @@ pub fn regenerate() -> io::Result<PathBuf> {
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
     let medians = read_criterion(&criterion_dir(&out));
+    // The findings page is regenerated with the report, and is one section of it.
+    super::findings::write_findings()?;
+    let findings = super::findings::findings_html(&super::findings::Results::load_default()?);
+    let page = render(&results, env.as_ref(), &medians)
+        .replace("</body></html>\n", &format!("{findings}\n</body></html>\n"));
     let path = out.join("index.html");
-    std::fs::write(&path, render(&results, env.as_ref(), &medians))?;
+    std::fs::write(&path, page)?;
     Ok(path)
 }
 
