@@ -1,90 +1,87 @@
-//! Groups `event_scan_fds`, `event_scan_active`, `event_register`: one iteration = one wait
-//! call (or one registration of all N descriptors). See `threadbench::blocks::event_scan`.
+//! Groups `event_scan_fds/<function>/<n_fds>`, `event_scan_active/<function>/<k>` and
+//! `event_register/<function>/<n_fds>`: the cost of one readiness wait call (select, poll,
+//! epoll, epoll_et) as the watched and the readable descriptors grow, and of registering N.
+//! One iteration = one wait call that returns the readable fds (register: all N registered).
+//! Descriptors are allocated per benchmark, lazily, and closed when it ends.
+//! See `threadbench::blocks::event_scan`.
 
-use criterion::{BenchmarkId, Throughput};
-use threadbench::blocks::event_scan::{register, scan, Fds, Register, Scan};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
+use threadbench::blocks::event_scan::{register, FdPool, Scan, SetupError, Waiter};
 use threadbench::harness::Suite;
 
-/// Opens the descriptors for one sweep point, or says why the point is skipped.
-fn open(group: &str, n: u64, k: usize) -> Option<Fds> {
-    match Fds::open(n as usize, k) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            eprintln!("{group}: skipping n_fds={n}: {e}");
-            None
+/// Times `waiter` over N fds with k readable; prints why and skips when it cannot run here.
+fn bench_scan(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    label: &str,
+    param: u64,
+    waiter: Waiter,
+    n_fds: u64,
+    k: u64,
+) {
+    let setup = FdPool::new(n_fds as usize, k as usize).and_then(|pool| Scan::new(waiter, pool));
+    let mut scan = match setup {
+        Ok(scan) => scan,
+        Err(SetupError::Skip(why)) => {
+            eprintln!("{label}/{}/{param}: skipped: {why}", waiter.name());
+            return;
         }
-    }
+        Err(SetupError::Io(e)) => panic!("setting up {} over {n_fds} fds: {e}", waiter.name()),
+    };
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new(waiter.name(), param), |b| {
+        b.iter_custom(|iters| scan.run(iters).expect("wait calls").checked(iters))
+    });
 }
 
 fn main() {
     let suite = Suite::start();
     let mut c = suite.criterion();
     suite.pin_to_bench_core();
-    eprintln!(
-        "event_scan: io_uring not benchmarked: not implemented in this suite yet (no io_uring \
-         functions are registered)"
-    );
 
     let mut group = suite.group(&mut c, "event_scan_fds");
-    group.throughput(Throughput::Elements(1));
     for n in suite.sweep("event_scan_fds") {
-        let Some(fds) = open("event_scan_fds", n, 1) else {
-            continue;
-        };
-        for s in Scan::ALL {
-            if s == Scan::Select {
-                if let Some(why) = fds.select_unfit() {
-                    eprintln!("event_scan_fds: skipping select/{n}: {why}");
-                    continue;
-                }
-            }
-            group.bench_with_input(BenchmarkId::new(s.name(), n), &n, |b, _| {
-                b.iter_custom(|iters| scan(s, &fds, iters).expect("scan").checked(iters))
-            });
+        for waiter in Waiter::ALL {
+            bench_scan(&mut group, "event_scan_fds", n, waiter, n, 1);
         }
     }
     group.finish();
 
     let n_fds = suite.profile.params.event_scan_active_n_fds;
     let mut group = suite.group(&mut c, "event_scan_active");
-    group.throughput(Throughput::Elements(1));
     for k in suite.sweep("event_scan_active") {
         if k > n_fds {
-            eprintln!("event_scan_active: skipping k={k}: more than {n_fds} registered");
+            eprintln!("event_scan_active/*/{k}: skipped: k > event_scan_active_n_fds = {n_fds}");
             continue;
         }
-        let Some(fds) = open("event_scan_active", n_fds, k as usize) else {
-            continue;
-        };
-        for s in Scan::ALL {
-            if s == Scan::Select {
-                if let Some(why) = fds.select_unfit() {
-                    eprintln!("event_scan_active: skipping select/{k}: {why}");
-                    continue;
-                }
-            }
-            group.bench_with_input(BenchmarkId::new(s.name(), k), &k, |b, _| {
-                b.iter_custom(|iters| scan(s, &fds, iters).expect("scan").checked(iters))
-            });
+        for waiter in Waiter::ALL {
+            bench_scan(&mut group, "event_scan_active", k, waiter, n_fds, k);
         }
     }
     group.finish();
 
     let mut group = suite.group(&mut c, "event_register");
     for n in suite.sweep("event_register") {
-        let Some(fds) = open("event_register", n, 1) else {
-            continue;
+        let pool = match FdPool::new(n as usize, 0) {
+            Ok(pool) => pool,
+            Err(e) => {
+                eprintln!("event_register/*/{n}: {e}");
+                continue;
+            }
         };
         group.throughput(Throughput::Elements(n));
-        for r in Register::ALL {
-            if r == Register::Select {
-                if let Some(why) = fds.select_unfit() {
-                    eprintln!("event_register: skipping select/{n}: {why}");
-                    continue;
-                }
+        // epoll_et registers exactly like epoll: only the flag differs.
+        for waiter in [Waiter::Select, Waiter::Poll, Waiter::Epoll] {
+            if let Some(why) = pool.select_blocker().filter(|_| waiter == Waiter::Select) {
+                eprintln!("event_register/select/{n}: skipped: {why}");
+                continue;
             }
-            group.bench_with_input(BenchmarkId::new(r.name(), n), &n, |b, _| {
-                b.iter_custom(|iters| register(r, &fds, iters).expect("register").checked(iters))
+            group.bench_function(BenchmarkId::new(waiter.name(), n), |b| {
+                b.iter_custom(|iters| {
+                    register(waiter, &pool, iters)
+                        .unwrap_or_else(|e| panic!("register {n} fds: {e}"))
+                        .checked(iters)
+                })
             });
         }
     }

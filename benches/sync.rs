@@ -1,73 +1,140 @@
-//! Groups `sync_threads`, `sync_critical_section`, `sync_false_sharing`, `sync_queue`: one
-//! iteration = one protected increment (summed over threads) or one job handed off.
-//! See `threadbench::blocks::sync`.
+//! Groups `sync_threads/<function>/<n_threads>`, `sync_critical_section/<function>/<ns>`,
+//! `sync_false_sharing/<padded|packed>/<n_threads>` and `sync_queue/<function>/<n_consumers>`.
+//! One iteration = one protected increment summed over threads / one per-thread increment /
+//! one job produced and consumed. Worker pools start lazily on a benchmark's first sample and
+//! are reused across its samples. See `threadbench::blocks::sync`.
 
 use criterion::{BenchmarkId, Throughput};
-use threadbench::blocks::sync::{hand_off, Counter, Layout, Queue, SyncPool, PACKED_SLOTS};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use threadbench::blocks::sync::{
+    false_sharing, queue, shared_counter, Layout, QueueFn, SyncFn, WorkerPool,
+    MAX_FALSE_SHARING_THREADS,
+};
 use threadbench::harness::Suite;
+
+/// Pools by thread count, shared by the benchmarks of one group (started lazily, once).
+#[derive(Clone)]
+struct Pools {
+    cpus: Vec<usize>,
+    by_n: Rc<RefCell<BTreeMap<usize, Rc<WorkerPool>>>>,
+}
+
+impl Pools {
+    fn new(cpus: Vec<usize>) -> Pools {
+        Pools {
+            cpus,
+            by_n: Rc::default(),
+        }
+    }
+
+    fn get(&self, n: usize) -> Rc<WorkerPool> {
+        self.by_n
+            .borrow_mut()
+            .entry(n)
+            .or_insert_with(|| Rc::new(WorkerPool::start(n, &self.cpus).expect("start workers")))
+            .clone()
+    }
+
+    /// Stops every pool (joins its threads) before the next group.
+    fn clear(&self) {
+        self.by_n.borrow_mut().clear();
+    }
+}
 
 fn main() {
     let suite = Suite::start();
     let mut c = suite.criterion();
-    let cpus = threadbench::sys::cpu::allowed_cpus().expect("read allowed CPUs");
+    // Workers go round-robin over every CPU the profile's plan knows (server first).
+    let mut cpus: Vec<usize> = suite.plan.server.clone();
+    cpus.extend(
+        suite
+            .plan
+            .client
+            .iter()
+            .filter(|c| !suite.plan.server.contains(c)),
+    );
     let cs_ns = suite.profile.params.sync_cs_work_ns;
+    let pools = Pools::new(cpus.clone());
+    eprintln!("sync: workers pinned round-robin over CPUs {cpus:?}; critical section {cs_ns} ns");
 
     let mut group = suite.group(&mut c, "sync_threads");
     group.throughput(Throughput::Elements(1));
     for n in suite.sweep("sync_threads") {
-        let pool = SyncPool::start(n as usize, &cpus).expect("start sync pool");
-        for counter in Counter::ALL {
-            group.bench_with_input(BenchmarkId::new(counter.name(), n), &n, |b, _| {
-                b.iter_custom(|iters| pool.count(counter, iters, cs_ns).checked(iters))
-            });
-        }
-    }
-    group.finish();
-
-    let mut group = suite.group(&mut c, "sync_critical_section");
-    group.throughput(Throughput::Elements(1));
-    let pool = SyncPool::start(2 * cpus.len(), &cpus).expect("start sync pool");
-    for ns in suite.sweep("sync_critical_section") {
-        for counter in Counter::LOCKS {
-            group.bench_with_input(BenchmarkId::new(counter.name(), ns), &ns, |b, &ns| {
-                b.iter_custom(|iters| pool.count(counter, iters, ns).checked(iters))
-            });
-        }
-    }
-    drop(pool);
-    group.finish();
-
-    let mut group = suite.group(&mut c, "sync_false_sharing");
-    group.throughput(Throughput::Elements(1));
-    for n in suite.sweep("sync_false_sharing") {
-        if n as usize > PACKED_SLOTS {
-            eprintln!(
-                "sync_false_sharing: skipping {n} threads: packed layout holds {PACKED_SLOTS}"
-            );
-            continue;
-        }
-        let pool = SyncPool::start(n as usize, &cpus).expect("start sync pool");
-        for layout in Layout::ALL {
-            group.bench_with_input(BenchmarkId::new(layout.name(), n), &n, |b, _| {
-                b.iter_custom(|iters| pool.false_share(layout, iters).checked(iters))
-            });
-        }
-    }
-    group.finish();
-
-    let mut group = suite.group(&mut c, "sync_queue");
-    group.throughput(Throughput::Elements(1));
-    for n in suite.sweep("sync_queue") {
-        for queue in Queue::ALL {
-            group.bench_with_input(BenchmarkId::new(queue.name(), n), &n, |b, &n| {
+        for f in SyncFn::ALL {
+            let pools = pools.clone();
+            group.bench_function(BenchmarkId::new(f.name(), n), move |b| {
+                let pool = pools.get(n as usize);
                 b.iter_custom(|iters| {
-                    hand_off(queue, n as usize, iters)
-                        .expect("hand off jobs")
+                    shared_counter(&pool, f, iters, cs_ns)
+                        .expect("increments")
                         .checked(iters)
                 })
             });
         }
     }
     group.finish();
+    pools.clear();
+
+    let oversubscribed = 2 * cpus.len();
+    eprintln!(
+        "sync_critical_section: {oversubscribed} threads (2 x {} CPUs)",
+        cpus.len()
+    );
+    let mut group = suite.group(&mut c, "sync_critical_section");
+    group.throughput(Throughput::Elements(1));
+    for ns in suite.sweep("sync_critical_section") {
+        for f in SyncFn::LOCKS {
+            let pools = pools.clone();
+            group.bench_function(BenchmarkId::new(f.name(), ns), move |b| {
+                let pool = pools.get(oversubscribed);
+                b.iter_custom(|iters| {
+                    shared_counter(&pool, f, iters, ns)
+                        .expect("increments")
+                        .checked(iters)
+                })
+            });
+        }
+    }
+    group.finish();
+    pools.clear();
+
+    let mut group = suite.group(&mut c, "sync_false_sharing");
+    group.throughput(Throughput::Elements(1));
+    for n in suite.sweep("sync_false_sharing") {
+        if n as usize > MAX_FALSE_SHARING_THREADS {
+            eprintln!("sync_false_sharing/*/{n}: skipped: at most {MAX_FALSE_SHARING_THREADS}");
+            continue;
+        }
+        for layout in Layout::ALL {
+            let pools = pools.clone();
+            group.bench_function(BenchmarkId::new(layout.name(), n), move |b| {
+                let pool = pools.get(n as usize);
+                b.iter_custom(|iters| {
+                    false_sharing(&pool, layout, iters)
+                        .expect("increments")
+                        .checked(iters)
+                })
+            });
+        }
+    }
+    group.finish();
+    pools.clear();
+
+    let mut group = suite.group(&mut c, "sync_queue");
+    group.throughput(Throughput::Elements(1));
+    for n in suite.sweep("sync_queue") {
+        for f in QueueFn::ALL {
+            let pools = pools.clone();
+            group.bench_function(BenchmarkId::new(f.name(), n), move |b| {
+                // Worker 0 produces, workers 1..=n consume.
+                let pool = pools.get(n as usize + 1);
+                b.iter_custom(|iters| queue(&pool, f, iters).expect("jobs").checked(iters))
+            });
+        }
+    }
+    group.finish();
+    pools.clear();
     suite.finish(c);
 }

@@ -1,34 +1,40 @@
 #!/usr/bin/env bash
-# Cross-check event_scan_fds: per-call time of minimal C loops (scripts/crosscheck/event_scan.c)
-# next to the suite's criterion medians (run `cargo bench --bench event_scan` first).
-# Usage: scripts/crosscheck-event-scan.sh [N ...]   (default: 1 1000)
+# Cross-checks event_scan_fds against a minimal C loop: prints the C per-call time next to
+# criterion's median for the same function and N (run `cargo bench --bench event_scan` first).
+# Usage: scripts/crosscheck-event-scan.sh [iterations]
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$(dirname "$0")/.."
+iters="${1:-20000}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-cc -O2 -o "$tmp/event_scan" "$root/scripts/crosscheck/event_scan.c"
+cc -O2 -Wall -o "$tmp/event_scan" scripts/crosscheck/event_scan.c
 
-sizes=("$@")
-[ ${#sizes[@]} -eq 0 ] && sizes=(1 1000)
-
-median_ns() { # <function> <n>: criterion's median point estimate, or "-" when absent
-    local f="$root/target/criterion/event_scan_fds/$1/$2/new/estimates.json"
-    if [ -f "$f" ]; then
-        python3 -c 'import json,sys; print("%.1f" % json.load(open(sys.argv[1]))["median"]["point_estimate"])' "$f"
+median_ns() {
+    local f="target/criterion/event_scan_fds/$1/$2/new/estimates.json"
+    if [[ -f "$f" ]]; then
+        # {"mean":{...},"median":{"confidence_interval":{...},"point_estimate":X,...},...}
+        sed -E 's/.*"median":\{[^}]*\},"point_estimate":([0-9.eE+-]+).*/\1/' "$f" |
+            awk '{ printf "%.0f", $1 }'
     else
-        echo "-"
+        printf 'n/a'
     fi
 }
 
-printf '%-8s %7s %12s %12s %8s\n' function n_fds c_ns suite_ns ratio
-for n in "${sizes[@]}"; do
-    iters=$(( n >= 1000 ? 20000 : 500000 ))
-    while read -r fn nn cns; do
-        sns="$(median_ns "$fn" "$nn")"
-        ratio="-"
-        [ "$sns" != "-" ] && ratio="$(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$sns" "$cns")"
-        printf '%-8s %7s %12s %12s %8s\n' "$fn" "$nn" "$cns" "$sns" "$ratio"
-    done < <("$tmp/event_scan" "$n" "$iters")
+printf '%-8s %6s %12s %14s %8s\n' function n_fds "C ns/call" "criterion ns" "ratio"
+for n in 1 1000; do
+    while read -r fn n_fds c_ns rest; do
+        if [[ "$c_ns" == skipped ]]; then
+            printf '%-8s %6s %12s %14s\n' "$fn" "$n_fds" "$c_ns $rest" "-"
+            continue
+        fi
+        rust_ns="$(median_ns "$fn" "$n_fds")"
+        ratio="n/a"
+        if [[ "$rust_ns" != n/a ]]; then
+            ratio="$(awk -v r="$rust_ns" -v c="$c_ns" 'BEGIN { printf "%.2f", r / c }')"
+        fi
+        printf '%-8s %6s %12s %14s %8s\n' "$fn" "$n_fds" "$c_ns" "$rust_ns" "$ratio"
+    done < <("$tmp/event_scan" "$n" "$((n >= 1000 ? iters / 10 : iters))")
 done
+echo "(machine load: $(cut -d' ' -f1-3 /proc/loadavg); compare runs made close together)"

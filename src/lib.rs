@@ -25,6 +25,7 @@ pub mod pin;
 pub mod procfs;
 pub mod profile;
 pub mod report;
+pub mod rng;
 pub mod server;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -467,3 +467,43 @@ fn out_of_descriptors_backs_off_and_keeps_serving() {
         stop(srv);
     }
 }
+
+#[test]
+fn blocking_models_cap_requests_per_keep_alive_connection() {
+    use threadbench::server::blocking::MAX_KEEPALIVE_REQUESTS;
+    let root = docroot("cap");
+    let n = MAX_KEEPALIVE_REQUESTS as usize + 5;
+    for (model, expect_cap) in [("mt", true), ("mp", true), ("sped", false)] {
+        let srv = start(model, &root.0);
+        let mut s = TcpStream::connect(srv.addr).expect("connecting");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let reqs = b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n".repeat(n);
+        s.write_all(&reqs).expect("pipelined requests");
+        let mut got = Vec::new();
+        if expect_cap {
+            // The server answers the capped number, the last with Connection: close, then closes.
+            s.read_to_end(&mut got).expect("reading to EOF");
+        } else {
+            let mut buf = [0u8; 65536];
+            while got.windows(12).filter(|w| w == b"HTTP/1.1 200").count() < n {
+                let k = s.read(&mut buf).expect("reading");
+                assert!(k > 0, "{model}: closed early");
+                got.extend_from_slice(&buf[..k]);
+            }
+        }
+        let text = String::from_utf8_lossy(&got);
+        let answered = text.matches("HTTP/1.1 200").count();
+        let closes = text.matches("Connection: close").count();
+        if expect_cap {
+            assert_eq!(
+                (answered, closes),
+                (MAX_KEEPALIVE_REQUESTS as usize, 1),
+                "{model}"
+            );
+        } else {
+            assert_eq!((answered, closes), (n, 0), "{model}");
+        }
+        stop(srv);
+    }
+}

@@ -1,37 +1,62 @@
-//! Synchronisation building blocks: what one protected increment of ONE shared counter costs
-//! through a lock or an atomic as threads are added (past the core count on purpose), how the
-//! critical-section length decides spinlock vs sleeping mutex, false sharing, and the
-//! boss-worker hand-off through three queues.
+//! Synchronising work: mutex vs spinlock vs lock-free, false sharing, and boss-worker queues.
 //!
 //! ```text
-//!   pool (started once, pinned round-robin)    main
-//!   t0 ─┐                                        │ set job
-//!   t1 ─┼─ barrier ─► lock; cs work; +1; unlock ─┼─ barrier ─► read counter == iters
-//!   tn ─┘                                        │
+//!   bench thread                 worker pool (n threads, pinned round-robin, started once)
+//!     install job ----------->   start barrier  (all n released together)
+//!     t0                           worker i: its share of the iterations
+//!                                    lock; counter += 1; spin cs_ns; unlock     (sync_threads)
+//!                                    counters[i] += 1                           (false sharing)
+//!                                    producer push / consumers pop + sum        (sync_queue)
+//!     t1  <------------------   end barrier
+//!     check count / checksum
 //! ```
 //!
-//! Metric: wall time from the start barrier to the end barrier; one iteration = one protected
-//! increment (summed over threads) or, for `sync_queue`, one job produced and consumed.
-//! Not measured: thread creation (the pool is reused), fairness, memory-ordering costs of
-//! other architectures. The atomic variants do the critical-section work before the
-//! atomic update (there is no lock to hold during it).
+//! Metric: wall time of a batch divided by its units — **one protected increment summed
+//! over all threads** (`sync_threads`, `sync_critical_section`), **one per-thread increment**
+//! (`sync_false_sharing`), **one job produced and consumed** (`sync_queue`). The pool is
+//! started once per benchmark and reused across samples; each batch is released by a start
+//! barrier and timed until the end barrier (the barrier hand-off is in the time, negligible
+//! against the thousands of units of a batch). Every batch asserts the final count (or the
+//! checksum of consumed jobs) so a broken lock cannot look fast.
 //!
-//! `sync_queue/std_mpsc` uses ONE channel per consumer, filled round-robin by the producer
-//! (an mpsc receiver cannot be shared without a mutex, which would measure that mutex).
+//! - `sync_threads/<function>/<n_threads>`: n threads (past the core count on purpose) share
+//!   ONE counter. Locks (`std_mutex`, `parking_lot_mutex`, `spinlock_ttas`,
+//!   `spinlock_backoff`) hold the lock for `cs_ns` of calibrated spin work plus the
+//!   increment. The spinlocks guard an `AtomicU64` updated by a plain load + store
+//!   (not an atomic RMW), so mutual exclusion is what keeps the count right.
+//!   `atomic_fetch_add` does the work, then one `fetch_add`; `atomic_cas_loop` loads, does
+//!   the work, then `compare_exchange`, redoing the work on failure (optimistic update).
+//! - `sync_critical_section/<function>/<ns>`: 2 × cores threads (oversubscribed), the lock
+//!   variants only, sweeping `cs_ns`: a preempted spinlock holder makes every spinner burn
+//!   its time slice, where a mutex sleeps.
+//! - `sync_false_sharing/<padded|packed>/<n_threads>`: each thread increments its OWN
+//!   counter: `CachePadded` (128 B on x86-64, because the adjacent-line prefetcher pulls
+//!   pairs of 64 B lines) vs packed 8 B apart in one line.
+//! - `sync_queue/<function>/<n_consumers>`: one producer, n consumers, u64 jobs 1..=iters
+//!   through a queue bounded at [`QUEUE_CAP`]: `mutex_condvar` (`Mutex<VecDeque>` + two
+//!   Condvars), `std_mpsc` (one `sync_channel` shared by all consumers behind a Mutex around
+//!   the Receiver — std's receiver is single-consumer), `crossbeam` (crossbeam-channel's
+//!   bounded MPMC channel). The producer sends n zero jobs to stop the consumers.
+//!
+//! Not measured: fairness, lock hand-off latency distribution, NUMA, reader-writer locks.
 
 use super::Outcome;
-use crate::sys::spin::SpinLock;
-use crossbeam_utils::CachePadded;
+use crossbeam_utils::{Backoff, CachePadded};
 use std::collections::VecDeque;
+use std::hint::black_box;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How a shared counter is incremented.
+/// Capacity of every `sync_queue` variant: a bounded hand-off, as a real boss-worker pool.
+pub const QUEUE_CAP: usize = 1024;
+
+/// How one shared counter is protected; `name()` is the bench function ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counter {
+pub enum SyncFn {
     StdMutex,
     ParkingLotMutex,
     SpinlockTtas,
@@ -40,36 +65,36 @@ pub enum Counter {
     AtomicCasLoop,
 }
 
-impl Counter {
-    pub const ALL: [Counter; 6] = [
-        Counter::StdMutex,
-        Counter::ParkingLotMutex,
-        Counter::SpinlockTtas,
-        Counter::SpinlockBackoff,
-        Counter::AtomicFetchAdd,
-        Counter::AtomicCasLoop,
+impl SyncFn {
+    pub const ALL: [SyncFn; 6] = [
+        SyncFn::StdMutex,
+        SyncFn::ParkingLotMutex,
+        SyncFn::SpinlockTtas,
+        SyncFn::SpinlockBackoff,
+        SyncFn::AtomicFetchAdd,
+        SyncFn::AtomicCasLoop,
     ];
-    /// The lock-based variants (the critical-section sweep).
-    pub const LOCKS: [Counter; 4] = [
-        Counter::StdMutex,
-        Counter::ParkingLotMutex,
-        Counter::SpinlockTtas,
-        Counter::SpinlockBackoff,
+    /// The variants with a critical section (swept by `sync_critical_section`).
+    pub const LOCKS: [SyncFn; 4] = [
+        SyncFn::StdMutex,
+        SyncFn::ParkingLotMutex,
+        SyncFn::SpinlockTtas,
+        SyncFn::SpinlockBackoff,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Counter::StdMutex => "std_mutex",
-            Counter::ParkingLotMutex => "parking_lot_mutex",
-            Counter::SpinlockTtas => "spinlock_ttas",
-            Counter::SpinlockBackoff => "spinlock_backoff",
-            Counter::AtomicFetchAdd => "atomic_fetch_add",
-            Counter::AtomicCasLoop => "atomic_cas_loop",
+            SyncFn::StdMutex => "std_mutex",
+            SyncFn::ParkingLotMutex => "parking_lot_mutex",
+            SyncFn::SpinlockTtas => "spinlock_ttas",
+            SyncFn::SpinlockBackoff => "spinlock_backoff",
+            SyncFn::AtomicFetchAdd => "atomic_fetch_add",
+            SyncFn::AtomicCasLoop => "atomic_cas_loop",
         }
     }
 }
 
-/// Per-thread counters: one cache-line pair each, or all packed into one line.
+/// Per-thread counter layout of `sync_false_sharing`; `name()` is the bench function ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     Padded,
@@ -78,6 +103,7 @@ pub enum Layout {
 
 impl Layout {
     pub const ALL: [Layout; 2] = [Layout::Padded, Layout::Packed];
+
     pub fn name(self) -> &'static str {
         match self {
             Layout::Padded => "padded",
@@ -86,427 +112,546 @@ impl Layout {
     }
 }
 
-/// Most threads the packed layout holds in one 128-byte block.
-pub const PACKED_SLOTS: usize = 16;
-
-#[repr(align(128))]
-struct Packed([AtomicU64; PACKED_SLOTS]);
-
-/// Calibrated busy work: about `ns` nanoseconds of dependent arithmetic, no memory traffic.
-pub fn work(ns: u64) {
-    if ns == 0 {
-        return;
-    }
-    let rounds = (ns as f64 * rounds_per_ns()).round().max(1.0) as u64;
-    spin_rounds(rounds);
-}
-
-#[inline(never)]
-fn spin_rounds(rounds: u64) -> u64 {
-    let mut x = std::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
-    for _ in 0..rounds {
-        x = x.rotate_left(5).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 1;
-    }
-    std::hint::black_box(x)
-}
-
-/// Measured once per process: loop rounds per nanosecond (best of a few tries, so a
-/// preempted try does not make the work shorter than asked).
-fn rounds_per_ns() -> f64 {
-    static RATE: OnceLock<f64> = OnceLock::new();
-    *RATE.get_or_init(|| {
-        let rounds = 200_000u64;
-        let best = (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                spin_rounds(rounds);
-                t.elapsed()
-            })
-            .min()
-            .unwrap_or(Duration::from_millis(1));
-        rounds as f64 / (best.as_nanos().max(1) as f64)
-    })
-}
-
-#[derive(Clone, Copy)]
-enum Task {
-    Count(Counter),
-    FalseShare(Layout),
-}
-
-#[derive(Clone, Copy)]
-struct Job {
-    task: Task,
-    iters: u64,
-    cs_ns: u64,
-    quit: bool,
-}
-
-struct Shared {
-    job: Mutex<Job>,
-    start: Barrier,
-    end: Barrier,
-    std: Mutex<u64>,
-    pl: parking_lot::Mutex<u64>,
-    spin: SpinLock<u64>,
-    atomic: AtomicU64,
-    padded: Vec<CachePadded<AtomicU64>>,
-    packed: Packed,
-}
-
-/// `n` pinned threads, started once, released together by a barrier for each run.
-pub struct SyncPool {
-    n: usize,
-    shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-/// The share of `iters` that thread `i` of `n` does.
-fn share(iters: u64, i: usize, n: usize) -> u64 {
-    iters / n as u64 + u64::from((i as u64) < iters % n as u64)
-}
-
-impl SyncPool {
-    /// Starts `n` threads pinned round-robin over `cpus` (empty: unpinned).
-    pub fn start(n: usize, cpus: &[usize]) -> io::Result<SyncPool> {
-        assert!(n >= 1, "a pool needs at least one thread");
-        let shared = Arc::new(Shared {
-            job: Mutex::new(Job {
-                task: Task::Count(Counter::AtomicFetchAdd),
-                iters: 0,
-                cs_ns: 0,
-                quit: false,
-            }),
-            start: Barrier::new(n + 1),
-            end: Barrier::new(n + 1),
-            std: Mutex::new(0),
-            pl: parking_lot::Mutex::new(0),
-            spin: SpinLock::new(0),
-            atomic: AtomicU64::new(0),
-            padded: (0..n)
-                .map(|_| CachePadded::new(AtomicU64::new(0)))
-                .collect(),
-            packed: Packed(std::array::from_fn(|_| AtomicU64::new(0))),
-        });
-        work(1); // calibrate before any thread runs
-        let mut pool = SyncPool {
-            n,
-            shared,
-            threads: Vec::new(),
-        };
-        for i in 0..n {
-            let shared = Arc::clone(&pool.shared);
-            let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
-            let h = std::thread::Builder::new()
-                .name(format!("sync-{i}"))
-                .spawn(move || worker(i, n, cpu, &shared))?;
-            pool.threads.push(h);
-        }
-        Ok(pool)
-    }
-
-    pub fn threads(&self) -> usize {
-        self.n
-    }
-
-    fn run(&self, task: Task, iters: u64, cs_ns: u64) -> Duration {
-        *self.shared.job.lock().expect("job lock") = Job {
-            task,
-            iters,
-            cs_ns,
-            quit: false,
-        };
-        self.shared.start.wait();
-        let t = Instant::now();
-        self.shared.end.wait();
-        t.elapsed()
-    }
-
-    /// `iters` increments of one shared counter through `counter`, each holding the lock for
-    /// `cs_ns` of work; `completed` is the final counter value.
-    pub fn count(&self, counter: Counter, iters: u64, cs_ns: u64) -> Outcome {
-        let s = &self.shared;
-        *s.std.lock().expect("std lock") = 0;
-        *s.pl.lock() = 0;
-        *s.spin.lock_ttas() = 0;
-        s.atomic.store(0, Ordering::SeqCst);
-        let elapsed = self.run(Task::Count(counter), iters, cs_ns);
-        let completed = match counter {
-            Counter::StdMutex => *s.std.lock().expect("std lock"),
-            Counter::ParkingLotMutex => *s.pl.lock(),
-            Counter::SpinlockTtas | Counter::SpinlockBackoff => *s.spin.lock_ttas(),
-            Counter::AtomicFetchAdd | Counter::AtomicCasLoop => s.atomic.load(Ordering::SeqCst),
-        };
-        Outcome { elapsed, completed }
-    }
-
-    /// `iters` increments spread over per-thread counters laid out as `layout`;
-    /// `completed` is their sum.
-    pub fn false_share(&self, layout: Layout, iters: u64) -> Outcome {
-        assert!(
-            layout == Layout::Padded || self.n <= PACKED_SLOTS,
-            "packed layout holds at most {PACKED_SLOTS} threads"
-        );
-        let s = &self.shared;
-        s.padded.iter().for_each(|c| c.store(0, Ordering::SeqCst));
-        s.packed.0.iter().for_each(|c| c.store(0, Ordering::SeqCst));
-        let elapsed = self.run(Task::FalseShare(layout), iters, 0);
-        let completed = match layout {
-            Layout::Padded => s.padded.iter().map(|c| c.load(Ordering::SeqCst)).sum(),
-            Layout::Packed => s.packed.0.iter().map(|c| c.load(Ordering::SeqCst)).sum(),
-        };
-        Outcome { elapsed, completed }
-    }
-}
-
-impl Drop for SyncPool {
-    fn drop(&mut self) {
-        if let Ok(mut job) = self.shared.job.lock() {
-            job.quit = true;
-        }
-        self.shared.start.wait();
-        for h in self.threads.drain(..) {
-            let _ = h.join();
-        }
-    }
-}
-
-fn worker(i: usize, n: usize, cpu: Option<usize>, s: &Shared) {
-    if let Some(cpu) = cpu {
-        // Pinning is best effort here: a refused CPU leaves the thread where the OS puts it.
-        let _ = crate::pin::pin_current_thread(cpu);
-    }
-    loop {
-        s.start.wait();
-        let job = *s.job.lock().expect("job lock");
-        if job.quit {
-            return;
-        }
-        let mine = share(job.iters, i, n);
-        match job.task {
-            Task::Count(c) => increment(s, c, mine, job.cs_ns),
-            Task::FalseShare(layout) => {
-                let slot = match layout {
-                    Layout::Padded => &*s.padded[i],
-                    Layout::Packed => &s.packed.0[i],
-                };
-                for _ in 0..mine {
-                    slot.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        s.end.wait();
-    }
-}
-
-fn increment(s: &Shared, c: Counter, times: u64, cs_ns: u64) {
-    for _ in 0..times {
-        match c {
-            Counter::StdMutex => {
-                let mut g = s.std.lock().expect("std lock");
-                work(cs_ns);
-                *g += 1;
-            }
-            Counter::ParkingLotMutex => {
-                let mut g = s.pl.lock();
-                work(cs_ns);
-                *g += 1;
-            }
-            Counter::SpinlockTtas => {
-                let mut g = s.spin.lock_ttas();
-                work(cs_ns);
-                *g += 1;
-            }
-            Counter::SpinlockBackoff => {
-                let mut g = s.spin.lock_backoff();
-                work(cs_ns);
-                *g += 1;
-            }
-            Counter::AtomicFetchAdd => {
-                work(cs_ns);
-                s.atomic.fetch_add(1, Ordering::AcqRel);
-            }
-            Counter::AtomicCasLoop => {
-                work(cs_ns);
-                let mut cur = s.atomic.load(Ordering::Relaxed);
-                while let Err(now) = s.atomic.compare_exchange_weak(
-                    cur,
-                    cur + 1,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                ) {
-                    cur = now;
-                    std::hint::spin_loop();
-                }
-            }
-        }
-    }
-}
-
-/// A one-producer, n-consumer hand-off queue.
+/// A boss-worker queue; `name()` is the bench function ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Queue {
+pub enum QueueFn {
     MutexCondvar,
     StdMpsc,
     Crossbeam,
 }
 
-impl Queue {
-    pub const ALL: [Queue; 3] = [Queue::MutexCondvar, Queue::StdMpsc, Queue::Crossbeam];
+impl QueueFn {
+    pub const ALL: [QueueFn; 3] = [QueueFn::MutexCondvar, QueueFn::StdMpsc, QueueFn::Crossbeam];
+
     pub fn name(self) -> &'static str {
         match self {
-            Queue::MutexCondvar => "mutex_condvar",
-            Queue::StdMpsc => "std_mpsc",
-            Queue::Crossbeam => "crossbeam",
+            QueueFn::MutexCondvar => "mutex_condvar",
+            QueueFn::StdMpsc => "std_mpsc",
+            QueueFn::Crossbeam => "crossbeam",
         }
     }
 }
 
-/// Job value 0 tells a consumer to stop; real jobs are 1..=iters.
-const STOP: u64 = 0;
+// ---------------------------------------------------------------- calibrated spin work
 
-/// One producer passes jobs 1..=`iters` to `consumers` threads through `queue`. Timed from
-/// the moment all consumers are ready to the last consumer's last job (thread start and
-/// exit excluded). `completed` is the number of jobs consumed, reported only when the
-/// checksum of consumed values is exactly 1+2+..+iters (else 0).
-pub fn hand_off(queue: Queue, consumers: usize, iters: u64) -> io::Result<Outcome> {
-    assert!(consumers >= 1, "need a consumer");
-    let ready = Barrier::new(consumers + 1);
-    let expected_sum: u128 = u128::from(iters) * (u128::from(iters) + 1) / 2;
-    let mcq = (Mutex::new(VecDeque::<u64>::new()), Condvar::new());
-    let (start, results) = std::thread::scope(|s| -> io::Result<_> {
-        let mut handles = Vec::new();
-        let start;
-        match queue {
-            Queue::MutexCondvar => {
-                let q = &mcq;
-                for _ in 0..consumers {
-                    let ready = &ready;
-                    handles.push(s.spawn(move || {
-                        ready.wait();
-                        consume(|| {
-                            let mut g = q.0.lock().expect("queue lock");
-                            loop {
-                                if let Some(v) = g.pop_front() {
-                                    return v;
-                                }
-                                g = q.1.wait(g).expect("queue wait");
-                            }
-                        })
-                    }));
-                }
-                ready.wait();
-                start = Instant::now();
-                let push = |v| {
-                    q.0.lock().expect("queue lock").push_back(v);
-                    q.1.notify_one();
-                };
-                (1..=iters).for_each(push);
-                (0..consumers).for_each(|_| push(STOP));
-            }
-            Queue::StdMpsc => {
-                let mut txs = Vec::new();
-                for _ in 0..consumers {
-                    let (tx, rx) = std::sync::mpsc::channel::<u64>();
-                    txs.push(tx);
-                    let ready = &ready;
-                    handles.push(s.spawn(move || {
-                        ready.wait();
-                        consume(|| rx.recv().unwrap_or(STOP))
-                    }));
-                }
-                ready.wait();
-                start = Instant::now();
-                for v in 1..=iters {
-                    let _ = txs[(v as usize) % consumers].send(v);
-                }
-                txs.iter().for_each(|tx| {
-                    let _ = tx.send(STOP);
-                });
-            }
-            Queue::Crossbeam => {
-                let (tx, rx) = crossbeam_channel::unbounded::<u64>();
-                for _ in 0..consumers {
-                    let rx = rx.clone();
-                    let ready = &ready;
-                    handles.push(s.spawn(move || {
-                        ready.wait();
-                        consume(|| rx.recv().unwrap_or(STOP))
-                    }));
-                }
-                ready.wait();
-                start = Instant::now();
-                for v in 1..=iters {
-                    let _ = tx.send(v);
-                }
-                (0..consumers).for_each(|_| {
-                    let _ = tx.send(STOP);
-                });
-            }
-        }
-        let results: Vec<(u64, u128, Instant)> = handles
-            .into_iter()
-            .map(|h| h.join().map_err(|_| io::Error::other("consumer panicked")))
-            .collect::<io::Result<_>>()?;
-        Ok((start, results))
-    })?;
-    let count: u64 = results.iter().map(|r| r.0).sum();
-    let sum: u128 = results.iter().map(|r| r.1).sum();
-    let last = results.iter().map(|r| r.2).max().unwrap_or(start);
-    Ok(Outcome {
-        elapsed: last.saturating_duration_since(start),
-        completed: if sum == expected_sum { count } else { 0 },
+/// Nanoseconds per unit of [`spin_units`], measured once per process.
+fn ns_per_unit() -> f64 {
+    static NS: OnceLock<f64> = OnceLock::new();
+    *NS.get_or_init(|| {
+        const UNITS: u64 = 200_000;
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                spin_units(UNITS);
+                t.elapsed().as_nanos() as f64 / UNITS as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+            .max(0.01)
     })
 }
 
-/// Takes jobs until STOP: (jobs, checksum, time of the last job).
-fn consume(mut next: impl FnMut() -> u64) -> (u64, u128, Instant) {
-    let (mut n, mut sum) = (0u64, 0u128);
-    loop {
-        let v = next();
-        if v == STOP {
-            return (n, sum, Instant::now());
-        }
-        n += 1;
-        sum += u128::from(v);
+/// A fixed amount of CPU work that the optimiser cannot remove.
+#[inline]
+fn spin_units(units: u64) {
+    let mut x = 0u64;
+    for i in 0..units {
+        x = black_box(x.wrapping_add(i));
     }
+    black_box(x);
+}
+
+/// Spin units that take about `ns` on this machine (0 for 0).
+pub fn units_for_ns(ns: u64) -> u64 {
+    if ns == 0 {
+        0
+    } else {
+        ((ns as f64 / ns_per_unit()).round() as u64).max(1)
+    }
+}
+
+// ---------------------------------------------------------------- the worker pool
+
+type Job = Arc<dyn Fn(usize) + Send + Sync>;
+
+struct PoolShared {
+    start: Barrier,
+    end: Barrier,
+    job: Mutex<Option<Job>>,
+    stop: AtomicBool,
+    /// Set when a worker's job panicked: the batch reports an error instead of a time.
+    failed: AtomicBool,
+}
+
+/// n threads pinned round-robin over `cpus`, started once; each batch runs one job on all.
+pub struct WorkerPool {
+    shared: Arc<PoolShared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl WorkerPool {
+    /// Starts `n_threads` workers, worker i pinned to `cpus[i % len]` (unpinned if empty).
+    pub fn start(n_threads: usize, cpus: &[usize]) -> io::Result<WorkerPool> {
+        assert!(n_threads > 0, "a pool needs a thread");
+        // Workers are spawned first and handed the shared state only once all exist, so a
+        // failed spawn can release the ones already started (None) and join them.
+        let mut threads = Vec::with_capacity(n_threads);
+        let mut handoff = Vec::with_capacity(n_threads);
+        for idx in 0..n_threads {
+            let (tx, rx) = mpsc::channel::<Option<Arc<PoolShared>>>();
+            let cpu = (!cpus.is_empty()).then(|| cpus[idx % cpus.len()]);
+            let spawned = std::thread::Builder::new()
+                .name(format!("sync-worker-{idx}"))
+                .spawn(move || {
+                    if let Some(cpu) = cpu {
+                        // Round-robin pinning; a failure leaves the worker unpinned.
+                        let _ = crate::pin::pin_current_thread_to_set(&[cpu]);
+                    }
+                    let Ok(Some(shared)) = rx.recv() else { return };
+                    loop {
+                        shared.start.wait();
+                        if shared.stop.load(Ordering::Acquire) {
+                            return;
+                        }
+                        let job = shared.job.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        if let Some(job) = job {
+                            // Still reach the end barrier after a panic, so the bench
+                            // thread is not left waiting forever.
+                            let run = std::panic::AssertUnwindSafe(|| job(idx));
+                            if std::panic::catch_unwind(run).is_err() {
+                                shared.failed.store(true, Ordering::Release);
+                            }
+                        }
+                        shared.end.wait();
+                    }
+                });
+            match spawned {
+                Ok(h) => {
+                    threads.push(h);
+                    handoff.push(tx);
+                }
+                Err(e) => {
+                    for tx in handoff {
+                        let _ = tx.send(None);
+                    }
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let shared = Arc::new(PoolShared {
+            start: Barrier::new(n_threads + 1),
+            end: Barrier::new(n_threads + 1),
+            job: Mutex::new(None),
+            stop: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+        });
+        for tx in handoff {
+            tx.send(Some(shared.clone()))
+                .map_err(|_| io::Error::other("a sync worker exited before its start"))?;
+        }
+        Ok(WorkerPool { shared, threads })
+    }
+
+    pub fn n_threads(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Runs `job(worker_idx)` on every worker at once; returns the wall time from the
+    /// release of the start barrier to the last worker's arrival at the end barrier.
+    fn batch(&self, job: Job) -> io::Result<Duration> {
+        *self.shared.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
+        let t0 = Instant::now();
+        self.shared.start.wait();
+        self.shared.end.wait();
+        let elapsed = t0.elapsed();
+        *self.shared.job.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if self.shared.failed.swap(false, Ordering::AcqRel) {
+            return Err(io::Error::other("a sync worker panicked during the batch"));
+        }
+        Ok(elapsed)
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.start.wait();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Worker `idx`'s share of `total` units split over `n` workers.
+pub fn share(total: u64, n: usize, idx: usize) -> u64 {
+    let n = n as u64;
+    total / n + u64::from((idx as u64) < total % n)
+}
+
+// ---------------------------------------------------------------- one shared counter
+
+/// Test-and-test-and-set lock word: spin on a plain load (the line stays shared in every
+/// cache) and only try the swap when it looks free.
+struct SpinLock {
+    locked: AtomicBool,
+}
+
+impl SpinLock {
+    fn lock_ttas(&self) {
+        loop {
+            if !self.locked.swap(true, Ordering::Acquire) {
+                return;
+            }
+            while self.locked.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    fn lock_backoff(&self) {
+        let backoff = Backoff::new();
+        loop {
+            if !self.locked.swap(true, Ordering::Acquire) {
+                return;
+            }
+            while self.locked.load(Ordering::Relaxed) {
+                // spin_loop hints, doubling, then yield_now once past the spin limit.
+                backoff.snooze();
+            }
+        }
+    }
+
+    fn unlock(&self) {
+        self.locked.store(false, Ordering::Release);
+    }
+}
+
+struct Counter {
+    std: Mutex<u64>,
+    pl: parking_lot::Mutex<u64>,
+    spin: SpinLock,
+    /// Guarded by `spin` (plain load + store) or updated atomically by the atomic variants.
+    value: CachePadded<AtomicU64>,
+}
+
+/// Runs `iters` protected increments of one counter with `f`, shared over the pool's
+/// threads, each holding the lock for `cs_units` of spin work. Checks the final count.
+pub fn shared_counter(pool: &WorkerPool, f: SyncFn, iters: u64, cs_ns: u64) -> io::Result<Outcome> {
+    let units = units_for_ns(cs_ns);
+    let n = pool.n_threads();
+    let counter = Arc::new(Counter {
+        std: Mutex::new(0),
+        pl: parking_lot::Mutex::new(0),
+        spin: SpinLock {
+            locked: AtomicBool::new(false),
+        },
+        value: CachePadded::new(AtomicU64::new(0)),
+    });
+    let c = counter.clone();
+    let elapsed = pool.batch(Arc::new(move |idx| {
+        let mine = share(iters, n, idx);
+        for _ in 0..mine {
+            increment(&c, f, units);
+        }
+    }))?;
+    let total = match f {
+        SyncFn::StdMutex => *counter.std.lock().unwrap_or_else(|e| e.into_inner()),
+        SyncFn::ParkingLotMutex => *counter.pl.lock(),
+        _ => counter.value.load(Ordering::Acquire),
+    };
+    Ok(Outcome {
+        elapsed,
+        completed: total,
+    })
+}
+
+#[inline]
+fn increment(c: &Counter, f: SyncFn, units: u64) {
+    match f {
+        SyncFn::StdMutex => {
+            let mut g = c.std.lock().unwrap_or_else(|e| e.into_inner());
+            spin_units(units);
+            *g += 1;
+        }
+        SyncFn::ParkingLotMutex => {
+            let mut g = c.pl.lock();
+            spin_units(units);
+            *g += 1;
+        }
+        SyncFn::SpinlockTtas | SyncFn::SpinlockBackoff => {
+            if f == SyncFn::SpinlockTtas {
+                c.spin.lock_ttas();
+            } else {
+                c.spin.lock_backoff();
+            }
+            spin_units(units);
+            // Not an atomic RMW: only the lock makes this increment safe.
+            let v = c.value.load(Ordering::Relaxed);
+            c.value.store(v + 1, Ordering::Relaxed);
+            c.spin.unlock();
+        }
+        SyncFn::AtomicFetchAdd => {
+            spin_units(units);
+            c.value.fetch_add(1, Ordering::AcqRel);
+        }
+        SyncFn::AtomicCasLoop => {
+            let mut cur = c.value.load(Ordering::Relaxed);
+            loop {
+                // The "critical section" of an optimistic update: redone when the CAS fails.
+                spin_units(units);
+                match c.value.compare_exchange_weak(
+                    cur,
+                    cur + 1,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => cur = now,
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- false sharing
+
+/// Up to 16 counters packed 8 B apart, the array aligned to 128 B so that 8 of them share
+/// one 64 B line (and 16 one adjacent-line pair).
+#[repr(align(128))]
+struct Packed([AtomicU64; 16]);
+
+/// Most threads `sync_false_sharing` supports with the packed layout.
+pub const MAX_FALSE_SHARING_THREADS: usize = 16;
+
+/// `iters` increments, each thread of the pool on its own counter laid out by `layout`.
+pub fn false_sharing(pool: &WorkerPool, layout: Layout, iters: u64) -> io::Result<Outcome> {
+    let n = pool.n_threads();
+    if n > MAX_FALSE_SHARING_THREADS {
+        return Err(io::Error::other(format!(
+            "false sharing supports up to {MAX_FALSE_SHARING_THREADS} threads, got {n}"
+        )));
+    }
+    let padded: Arc<Vec<CachePadded<AtomicU64>>> = Arc::new(
+        (0..n)
+            .map(|_| CachePadded::new(AtomicU64::new(0)))
+            .collect(),
+    );
+    let packed = Arc::new(Packed(std::array::from_fn(|_| AtomicU64::new(0))));
+    let (pa, pk) = (padded.clone(), packed.clone());
+    let elapsed = pool.batch(Arc::new(move |idx| {
+        let c: &AtomicU64 = match layout {
+            Layout::Padded => &pa[idx],
+            Layout::Packed => &pk.0[idx],
+        };
+        for _ in 0..share(iters, n, idx) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }))?;
+    let completed = match layout {
+        Layout::Padded => padded.iter().map(|c| c.load(Ordering::Acquire)).sum(),
+        Layout::Packed => packed.0.iter().map(|c| c.load(Ordering::Acquire)).sum(),
+    };
+    Ok(Outcome { elapsed, completed })
+}
+
+// ---------------------------------------------------------------- boss-worker queues
+
+/// `Mutex<VecDeque>` bounded at [`QUEUE_CAP`] with `not_empty` / `not_full` condvars.
+struct CondvarQueue {
+    q: Mutex<VecDeque<u64>>,
+    not_empty: Condvar,
+    not_full: Condvar,
+}
+
+impl CondvarQueue {
+    fn push(&self, job: u64) {
+        let mut q = self.q.lock().unwrap_or_else(|e| e.into_inner());
+        while q.len() >= QUEUE_CAP {
+            q = self.not_full.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        q.push_back(job);
+        drop(q);
+        self.not_empty.notify_one();
+    }
+
+    fn pop(&self) -> u64 {
+        let mut q = self.q.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(job) = q.pop_front() {
+                drop(q);
+                self.not_full.notify_one();
+                return job;
+            }
+            q = self.not_empty.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// One producer (worker 0) and `pool.n_threads() - 1` consumers pass jobs 1..=iters through
+/// `f`; `completed` is the number of jobs consumed, checked against their checksum.
+pub fn queue(pool: &WorkerPool, f: QueueFn, iters: u64) -> io::Result<Outcome> {
+    let n_consumers = pool.n_threads() - 1;
+    if n_consumers == 0 {
+        return Err(io::Error::other(
+            "sync_queue needs a producer and a consumer",
+        ));
+    }
+    let consumed = Arc::new(AtomicU64::new(0));
+    let checksum = Arc::new(AtomicU64::new(0));
+    // A zero job stops one consumer; real jobs are 1..=iters.
+    let produce = move |send: &dyn Fn(u64)| {
+        for job in 1..=iters {
+            send(job);
+        }
+        for _ in 0..n_consumers {
+            send(0);
+        }
+    };
+    let consume = {
+        let (consumed, checksum) = (consumed.clone(), checksum.clone());
+        move |recv: &dyn Fn() -> u64| {
+            let (mut count, mut sum) = (0u64, 0u64);
+            loop {
+                let job = recv();
+                if job == 0 {
+                    break;
+                }
+                count += 1;
+                sum = sum.wrapping_add(job);
+            }
+            consumed.fetch_add(count, Ordering::AcqRel);
+            checksum.fetch_add(sum, Ordering::AcqRel);
+        }
+    };
+    let job: Job = match f {
+        QueueFn::MutexCondvar => {
+            let q = Arc::new(CondvarQueue {
+                q: Mutex::new(VecDeque::with_capacity(QUEUE_CAP)),
+                not_empty: Condvar::new(),
+                not_full: Condvar::new(),
+            });
+            Arc::new(move |idx| {
+                if idx == 0 {
+                    produce(&|j| q.push(j));
+                } else {
+                    consume(&|| q.pop());
+                }
+            })
+        }
+        QueueFn::StdMpsc => {
+            let (tx, rx) = mpsc::sync_channel::<u64>(QUEUE_CAP);
+            // std's Receiver is single-consumer: the consumers share it behind a mutex.
+            let rx = Arc::new(Mutex::new(rx));
+            let tx = Mutex::new(Some(tx));
+            Arc::new(move |idx| {
+                if idx == 0 {
+                    let tx = tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    if let Some(tx) = tx {
+                        produce(&|j| tx.send(j).expect("consumers alive"));
+                    }
+                } else {
+                    consume(&|| {
+                        rx.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .recv()
+                            .unwrap_or(0)
+                    });
+                }
+            })
+        }
+        QueueFn::Crossbeam => {
+            let (tx, rx) = crossbeam_channel::bounded::<u64>(QUEUE_CAP);
+            Arc::new(move |idx| {
+                if idx == 0 {
+                    produce(&|j| tx.send(j).expect("consumers alive"));
+                } else {
+                    consume(&|| rx.recv().unwrap_or(0));
+                }
+            })
+        }
+    };
+    let elapsed = pool.batch(job)?;
+    let completed = consumed.load(Ordering::Acquire);
+    let expected_sum = iters.wrapping_mul(iters.wrapping_add(1)) / 2;
+    let sum = checksum.load(Ordering::Acquire);
+    if completed == iters && sum != expected_sum {
+        return Err(io::Error::other(format!(
+            "{}: consumed {completed} jobs with checksum {sum}, expected {expected_sum}",
+            f.name()
+        )));
+    }
+    Ok(Outcome { elapsed, completed })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn cpus() -> Vec<usize> {
+        crate::sys::cpu::allowed_cpus().expect("allowed CPUs")
+    }
+
     #[test]
-    fn every_counter_is_exact_oversubscribed() {
-        let pool = SyncPool::start(4, &crate::sys::cpu::allowed_cpus().expect("cpus"))
-            .expect("start pool");
-        for c in Counter::ALL {
-            for iters in [0, 1, 7, 5_003] {
-                assert_eq!(pool.count(c, iters, 20).completed, iters, "{}", c.name());
+    fn shares_add_up() {
+        for (total, n) in [(10, 3), (0, 4), (7, 7), (1_000_003, 8)] {
+            assert_eq!((0..n).map(|i| share(total, n, i)).sum::<u64>(), total);
+        }
+    }
+
+    #[test]
+    fn every_counter_variant_counts_exactly() {
+        for n in [1, 3, 4] {
+            let pool = WorkerPool::start(n, &cpus()).expect("pool");
+            for f in SyncFn::ALL {
+                for cs_ns in [0, 50] {
+                    let out = shared_counter(&pool, f, 10_007, cs_ns).expect("count");
+                    assert_eq!(out.completed, 10_007, "{} n={n} cs={cs_ns}", f.name());
+                }
             }
         }
     }
 
     #[test]
-    fn false_sharing_sums_exact() {
-        let pool = SyncPool::start(3, &[]).expect("start pool");
-        for l in Layout::ALL {
-            assert_eq!(
-                pool.false_share(l, 10_001).completed,
-                10_001,
-                "{}",
-                l.name()
-            );
+    fn false_sharing_layouts_count_exactly() {
+        let pool = WorkerPool::start(3, &cpus()).expect("pool");
+        for layout in Layout::ALL {
+            let out = false_sharing(&pool, layout, 30_001).expect("increments");
+            assert_eq!(out.completed, 30_001, "{}", layout.name());
         }
     }
 
     #[test]
-    fn every_queue_checksum_exact() {
-        for q in Queue::ALL {
-            for consumers in [1, 3] {
-                let o = hand_off(q, consumers, 10_000).expect("hand off");
-                assert_eq!(o.completed, 10_000, "{} x{consumers}", q.name());
+    fn every_queue_delivers_every_job_once() {
+        for n_consumers in [1, 3] {
+            let pool = WorkerPool::start(n_consumers + 1, &cpus()).expect("pool");
+            for f in QueueFn::ALL {
+                for iters in [1, 5_000] {
+                    let out = queue(&pool, f, iters).expect("hand-off");
+                    assert_eq!(out.completed, iters, "{} consumers={n_consumers}", f.name());
+                }
             }
         }
+    }
+
+    #[test]
+    fn a_panicking_job_is_an_error_not_a_hang() {
+        let pool = WorkerPool::start(2, &[]).expect("pool");
+        let err = pool
+            .batch(Arc::new(|idx| {
+                assert_ne!(idx, 1, "worker 1 fails on purpose")
+            }))
+            .unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err}");
+        // The pool is still usable afterwards.
+        let out = shared_counter(&pool, SyncFn::StdMutex, 100, 0).expect("count");
+        assert_eq!(out.completed, 100);
+    }
+
+    #[test]
+    fn spin_work_scales() {
+        assert_eq!(units_for_ns(0), 0);
+        assert!(units_for_ns(10_000) > units_for_ns(100));
     }
 }

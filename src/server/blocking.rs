@@ -6,9 +6,16 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::Duration;
 
+/// Requests served on one keep-alive connection before the server closes it (Apache's
+/// MaxKeepAliveRequests default). A blocking worker is tied to its connection; without a cap,
+/// more busy keep-alive connections than workers would starve the rest in the accept queue
+/// forever. The event-driven models multiplex connections and need no cap.
+pub const MAX_KEEPALIVE_REQUESTS: u32 = 100;
+
 /// Serves requests on `s` in order until close, error or stop. Errors (a peer reset
 /// mid-response included) end this connection only.
 pub fn serve_conn(h: &Handler, mut s: TcpStream) {
+    let mut served: u32 = 0;
     let _ = s.set_nonblocking(false);
     // The read timeout bounds how late an idle keep-alive connection notices a stop request.
     let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
@@ -17,9 +24,10 @@ pub fn serve_conn(h: &Handler, mut s: TcpStream) {
     let mut tmp = [0u8; 16384];
     loop {
         loop {
-            match h.handle(&buf) {
+            match h.handle_on(&buf, served + 1 < MAX_KEEPALIVE_REQUESTS) {
                 Step::Incomplete => break,
                 Step::Done { consumed, resp } => {
+                    served += 1;
                     let keep = resp.keep_alive;
                     let mut out = Outgoing::new(resp);
                     if out.send(&mut s).is_err() {

@@ -250,6 +250,13 @@ impl Handler {
 
     /// Runs the steps on the start of `buf`.
     pub fn handle(&self, buf: &[u8]) -> Step {
+        self.handle_on(buf, true)
+    }
+
+    /// [`Handler::handle`], but when `may_keep_alive` is false the response closes the
+    /// connection whatever the request asked (`Connection: close`): the blocking models use it
+    /// to cap requests per connection, as Apache's MaxKeepAliveRequests does.
+    pub fn handle_on(&self, buf: &[u8], may_keep_alive: bool) -> Step {
         let err = |s| Step::Done {
             consumed: buf.len(),
             resp: self.error(s),
@@ -294,10 +301,11 @@ impl Handler {
             .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
             .collect::<Vec<_>>()
             .join(",");
-        let keep_alive = match version {
-            1 => !conn.contains("close"),
-            _ => conn.contains("keep-alive"),
-        };
+        let keep_alive = may_keep_alive
+            && match version {
+                1 => !conn.contains("close"),
+                _ => conn.contains("keep-alive"),
+            };
         let entry = match self.translate(target) {
             Ok(e) => e,
             Err(s) => return err(s),

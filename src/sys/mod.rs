@@ -16,4 +16,4 @@ pub mod process;
 pub mod shm;
 pub mod signals;
 pub mod spawn;
-pub mod spin;
+pub mod uring;
