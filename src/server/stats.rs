@@ -101,7 +101,8 @@ mod tests {
         }
         std::hint::black_box(x);
         let t = tree_stats(std::process::id() as i32).expect("reading own stats");
-        assert_eq!(t.processes, 1);
+        // Other unit tests of this binary may have a forked child alive at this moment.
+        assert!(t.processes >= 1);
         assert!(t.threads >= 1);
         assert!(t.rss_bytes > 0 && t.pss_bytes > 0);
         assert!(t.voluntary_cs + t.involuntary_cs > 0);
