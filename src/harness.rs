@@ -78,12 +78,18 @@ impl Suite {
     /// Criterion with the profile's defaults; command-line flags still apply.
     pub fn criterion(&self) -> Criterion {
         let t = self.profile.defaults;
-        Criterion::default()
+        let c = Criterion::default()
             .warm_up_time(t.warm_up)
             .measurement_time(t.measurement)
             .sample_size(t.sample_size)
             .noise_threshold(t.noise_threshold)
-            .configure_from_args()
+            .nresamples(t.nresamples);
+        let c = if self.profile.plots {
+            c
+        } else {
+            c.without_plots()
+        };
+        c.configure_from_args()
     }
 
     /// A benchmark group with the profile's timing for `name`.
@@ -94,7 +100,8 @@ impl Suite {
             .warm_up_time(t.warm_up)
             .measurement_time(t.measurement)
             .sample_size(t.sample_size)
-            .noise_threshold(t.noise_threshold);
+            .noise_threshold(t.noise_threshold)
+            .nresamples(t.nresamples);
         group
     }
 

@@ -46,8 +46,37 @@ pub struct GroupConfig {
     pub measurement_ms: Option<u64>,
     pub sample_size: Option<usize>,
     pub noise_threshold: Option<f64>,
+    /// Criterion's bootstrap resamples. Its plots draw a density estimate over every resample,
+    /// so this, more than the measurement time, sets how long a benchmark's report takes.
+    pub nresamples: Option<usize>,
     /// The group's swept parameter values (bare numbers; see DESIGN.md §3).
     pub sweep: Option<Vec<u64>>,
+}
+
+/// `[criterion]`: the timing defaults of every group, and the report switch.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CriterionSection {
+    warm_up_ms: Option<u64>,
+    measurement_ms: Option<u64>,
+    sample_size: Option<usize>,
+    noise_threshold: Option<f64>,
+    nresamples: Option<usize>,
+    /// Criterion's HTML report and plots (`--noplot` turns them off for one run, too).
+    plots: Option<bool>,
+}
+
+impl CriterionSection {
+    fn timing(&self) -> GroupConfig {
+        GroupConfig {
+            warm_up_ms: self.warm_up_ms,
+            measurement_ms: self.measurement_ms,
+            sample_size: self.sample_size,
+            noise_threshold: self.noise_threshold,
+            nresamples: self.nresamples,
+            sweep: None,
+        }
+    }
 }
 
 /// Criterion timing for one group, resolved.
@@ -57,6 +86,7 @@ pub struct Timing {
     pub measurement: Duration,
     pub sample_size: usize,
     pub noise_threshold: f64,
+    pub nresamples: usize,
 }
 
 /// `[cores]`: the core plan (see `pin.rs`).
@@ -167,7 +197,7 @@ impl Default for Regression {
 struct ProfileFile {
     description: Option<String>,
     #[serde(default)]
-    criterion: GroupConfig,
+    criterion: CriterionSection,
     #[serde(default)]
     cores: Cores,
     #[serde(default)]
@@ -187,6 +217,8 @@ pub struct Profile {
     pub path: PathBuf,
     pub description: String,
     pub defaults: Timing,
+    /// Whether criterion draws its HTML report (`[criterion] plots`).
+    pub plots: bool,
     pub groups: BTreeMap<String, GroupConfig>,
     pub cores: Cores,
     pub server: ServerConfig,
@@ -324,12 +356,6 @@ impl Profile {
             key,
             message: message.to_owned(),
         };
-        if file.criterion.sweep.is_some() {
-            return Err(invalid(
-                "criterion.sweep".into(),
-                "a sweep belongs to a group ([groups.<name>])",
-            ));
-        }
         for (group, cfg) in &file.groups {
             if !KNOWN_GROUPS.iter().any(|(g, _)| g == group) {
                 let known: Vec<&str> = KNOWN_GROUPS.iter().map(|(g, _)| *g).collect();
@@ -348,7 +374,8 @@ impl Profile {
             }
             check_timing(cfg).map_err(|m| invalid(format!("groups.{group}.{}", m.0), m.1))?;
         }
-        check_timing(&file.criterion).map_err(|m| invalid(format!("criterion.{}", m.0), m.1))?;
+        check_timing(&file.criterion.timing())
+            .map_err(|m| invalid(format!("criterion.{}", m.0), m.1))?;
         for group in file.regression.groups.keys() {
             if !KNOWN_GROUPS.iter().any(|(g, _)| g == group) {
                 return Err(invalid(
@@ -384,12 +411,14 @@ impl Profile {
             measurement: Duration::from_millis(c.measurement_ms.unwrap_or(3000)),
             sample_size: c.sample_size.unwrap_or(50),
             noise_threshold: c.noise_threshold.unwrap_or(0.02),
+            nresamples: c.nresamples.unwrap_or(100_000),
         };
         let profile = Profile {
             name: name.to_owned(),
             path: path.to_owned(),
             description: file.description.unwrap_or_default(),
             defaults,
+            plots: file.criterion.plots.unwrap_or(true),
             groups: file.groups,
             cores: file.cores,
             server: file.server,
@@ -414,6 +443,7 @@ impl Profile {
                 .unwrap_or(self.defaults.measurement),
             sample_size: g.sample_size.unwrap_or(self.defaults.sample_size),
             noise_threshold: g.noise_threshold.unwrap_or(self.defaults.noise_threshold),
+            nresamples: g.nresamples.unwrap_or(self.defaults.nresamples),
         }
     }
 
@@ -468,6 +498,9 @@ fn check_timing(cfg: &GroupConfig) -> Result<(), (&'static str, &'static str)> {
         .is_some_and(|t| !(0.0..1.0).contains(&t))
     {
         return Err(("noise_threshold", "must be a fraction in [0, 1)"));
+    }
+    if cfg.nresamples.is_some_and(|n| n < 1000) {
+        return Err(("nresamples", "use at least 1000 bootstrap resamples"));
     }
     Ok(())
 }
@@ -568,6 +601,19 @@ mod tests {
         assert_eq!(p.sweep("spawn"), vec![3]);
         assert_eq!(p.sweep("spawn_rss"), vec![1, 64, 256, 1024]);
         assert_eq!(p.timing("matmul").sample_size, 50);
+        assert_eq!(p.timing("matmul").nresamples, 100_000);
+        assert!(p.plots);
+        let p = parse(
+            "[criterion]\nnresamples = 5000\nplots = false\n[groups.spawn]\nnresamples = 2000\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (p.timing("spawn").nresamples, p.timing("matmul").nresamples),
+            (2000, 5000)
+        );
+        assert!(!p.plots);
+        let msg = parse("[criterion]\nsweep = [1]\n").unwrap_err().to_string();
+        assert!(msg.contains("/x/t.toml") && msg.contains("sweep"), "{msg}");
     }
 
     #[test]
@@ -576,6 +622,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("groups.spawn.sample_size"), "{msg}");
+        let msg = parse("[criterion]\nnresamples = 10\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("criterion.nresamples"), "{msg}");
+        let msg = parse("[criterion]\nplots = 1\n").unwrap_err().to_string();
+        assert!(msg.contains("/x/t.toml") && msg.contains("plots"), "{msg}");
         let msg = parse("[server]\nsend = \"splice\"\n")
             .unwrap_err()
             .to_string();
