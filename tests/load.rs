@@ -162,6 +162,20 @@ fn completes_exactly_the_requests_asked() {
     }
 }
 
+/// A server that serves one connection at a time (mp or mt with more connections than
+/// workers): a connection whose client has nothing left to send must be hung up, or the
+/// connections queued behind it are never served.
+#[test]
+fn hangs_up_finished_connections_so_a_serial_server_serves_the_rest() {
+    let srv = start(Behaviour::Slow(Duration::from_millis(1)));
+    let mut s = spec(srv.addr);
+    s.conns = 4;
+    s.requests = Some(4);
+    s.deadline = Duration::from_secs(5);
+    let r = run(&s).expect("load run");
+    assert_eq!((r.ok, r.errors.total()), (4, 0), "{:?}", r.errors);
+}
+
 #[test]
 fn honours_connection_close_from_the_server() {
     let srv = start(Behaviour::CloseEach);

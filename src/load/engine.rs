@@ -384,6 +384,14 @@ fn client_thread(
             break;
         }
         issue_due!(now);
+        if !budget_left {
+            // Nothing left to send: hang up the idle connections, as a finished client does.
+            // A server that gives each connection a process or thread (mp, mt) is then free
+            // to serve the connections still waiting in its backlog.
+            for &ci in &idle {
+                conns[ci].stream = None;
+            }
+        }
         if !budget_left && in_flight == 0 {
             end = Instant::now();
             break;
