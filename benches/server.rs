@@ -1,6 +1,10 @@
 //! End-to-end server groups: `server_file_size/<model>/<bytes>` (Connection: close),
 //! `server_conns/<model>/<n_conns>` (keep-alive, 1 KiB), `server_specweb/<model>` (SPECweb96
 //! set, warm cache) and `server_disk/<model>/<kib>` (page cache evicted before each batch).
+//! In `server_disk` the server's mapped-file cache, summed over mp's processes, is a quarter of
+//! the set: as in the Flash paper's disk-bound test, where the set exceeded memory, most
+//! requests miss it and read evicted pages from disk (fadvise cannot evict a mapped file, so
+//! without this bound the servers would keep the whole set in memory).
 //! One iteration = one validated request. The server is `threadbench serve` on the server
 //! cores; the load runs here on the client cores. See `threadbench::load::e2e`.
 
@@ -31,12 +35,23 @@ fn bench_one(
     mode: ConnMode,
     disk: bool,
 ) {
+    let mut cfg = suite.profile.server.clone();
+    if disk {
+        let set: u64 = w.files.iter().map(|f| f.size).sum();
+        // The same mapped bytes in every model: mp's processes each keep their own cache.
+        let owners = if model == "mp" {
+            cfg.processes as u64
+        } else {
+            1
+        };
+        cfg.cache_bytes = cfg.cache_bytes.min(set / 4) / owners;
+    }
     let server = ServerProcess::start(
         &server_exe(),
         model,
         w.docroot.path(),
         &suite.plan.server,
-        &suite.profile.server,
+        &cfg,
     )
     .expect("start threadbench serve");
     let spec = e2e::spec_for(server.addr, w, conns, mode, &suite.plan.client);

@@ -90,6 +90,9 @@ struct ServeArgs {
     /// writev | sendfile (default: profile [server].send).
     #[arg(long)]
     send: Option<String>,
+    /// Mapped-file cache budget in bytes (default: profile [server].cache_bytes).
+    #[arg(long)]
+    cache_bytes: Option<u64>,
 }
 
 fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
@@ -126,7 +129,7 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
         backlog: sc.backlog.min(i32::MAX as u32) as i32,
         handler: handler::HandlerConfig {
             docroot: a.docroot,
-            cache_bytes: sc.cache_bytes,
+            cache_bytes: a.cache_bytes.unwrap_or(sc.cache_bytes),
             send,
             max_target_bytes: sc.max_target_bytes,
             max_header_bytes: sc.max_header_bytes,

@@ -88,7 +88,8 @@ impl ServerProcess {
         Ok(ServerProcess { guard, addr })
     }
 
-    /// `exe serve --model <model> --docroot <docroot> --bind 127.0.0.1:0 --cores <cores> ...`.
+    /// `exe serve --model <model> --docroot <docroot> --bind 127.0.0.1:0 --cores <cores> ...`, the
+    /// pool sizes and cache budget from `cfg`.
     pub fn start(
         exe: &Path,
         model: &str,
@@ -104,7 +105,8 @@ impl ServerProcess {
             .args(["--bind", "127.0.0.1:0"])
             .args(["--processes", &cfg.processes.to_string()])
             .args(["--threads", &cfg.threads.to_string()])
-            .args(["--helpers", &cfg.helpers.to_string()]);
+            .args(["--helpers", &cfg.helpers.to_string()])
+            .args(["--cache-bytes", &cfg.cache_bytes.to_string()]);
         if !cores.is_empty() {
             let list: Vec<String> = cores.iter().map(|c| c.to_string()).collect();
             cmd.args(["--cores", &list.join(",")]);
