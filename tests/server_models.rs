@@ -507,3 +507,30 @@ fn blocking_models_cap_requests_per_keep_alive_connection() {
         stop(srv);
     }
 }
+
+/// A keep-alive client that half-closes after its request gets the answer and then EOF (the
+/// event loop must notice a FIN that arrives with, or after, the request).
+#[test]
+fn half_closed_client_gets_its_answer_then_eof() {
+    let root = docroot("halfclose");
+    for model in MODELS {
+        let srv = start(model, &root.0);
+        for pause in [false, true] {
+            let mut s = TcpStream::connect(srv.addr).expect("connecting");
+            s.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            s.write_all(b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("request");
+            if pause {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            s.shutdown(std::net::Shutdown::Write).expect("half-close");
+            let mut got = Vec::new();
+            s.read_to_end(&mut got)
+                .unwrap_or_else(|e| panic!("{model}: no EOF after half-close: {e}"));
+            let text = String::from_utf8_lossy(&got);
+            assert_eq!(text.matches("HTTP/1.1 200").count(), 1, "{model}: {text}");
+        }
+        stop(srv);
+    }
+}

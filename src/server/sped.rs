@@ -13,6 +13,7 @@ use super::handler::{Handler, Outgoing, Step};
 use super::{accept_backoff, ServeConfig};
 use crate::sys::signals::stop_requested;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+use nix::sys::socket::{accept4, SockFlag};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -36,6 +37,8 @@ struct Conn {
     /// A helper job for this connection's next chunk is outstanding.
     waiting: bool,
     eof: bool,
+    /// The last event carried EPOLLRDHUP/EPOLLHUP: the peer's FIN is pending, read to EOF.
+    peer_closed: bool,
     draining: Option<Instant>,
     /// A send hit EAGAIN: the caller must watch EPOLLOUT (registered lazily, which saves
     /// the extra wake-up EPOLLOUT would cause on every new connection).
@@ -75,6 +78,11 @@ fn drive(c: &mut Conn, h: &Handler, helpers: &mut Option<Helpers>, id: u64) -> b
                 Ok(n) => {
                     if c.draining.is_none() {
                         c.inbuf.extend_from_slice(&tmp[..n])
+                    }
+                    if n < tmp.len() && !c.peer_closed {
+                        // A short read drained the socket; bytes arriving later raise a new
+                        // edge. Saves the read that would only return EAGAIN (as nginx does).
+                        break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -125,6 +133,11 @@ fn drive(c: &mut Conn, h: &Handler, helpers: &mut Option<Helpers>, id: u64) -> b
         }
     }
     if c.out.is_empty() && c.closing {
+        if c.inbuf.is_empty() {
+            // Everything the client sent was consumed (a plain `Connection: close`): close
+            // at once; nothing unread can turn the close into a reset of the reply.
+            return false;
+        }
         // Lingering close: stop sending, discard late input so it cannot reset the reply.
         let _ = c.s.shutdown(Shutdown::Write);
         c.draining = Some(Instant::now());
@@ -166,31 +179,33 @@ pub fn run(
             let tok = ev.data();
             if tok == LISTENER {
                 loop {
-                    match l.accept() {
-                        Ok((s, _)) => {
-                            if s.set_nonblocking(true).is_err() {
-                                continue;
-                            }
+                    // accept4(SOCK_NONBLOCK): no extra ioctl per connection.
+                    match accept4(&l, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC)
+                        .map(TcpStream::from)
+                        .map_err(io::Error::from)
+                    {
+                        Ok(s) => {
                             let _ = s.set_nodelay(true);
                             let id = next_id;
                             next_id += 1;
                             if ep.add(&s, EpollEvent::new(IN_FLAGS, id)).is_err() {
                                 continue;
                             }
-                            let mut c = Conn {
+                            let c = Conn {
                                 s,
                                 inbuf: Vec::new(),
                                 out: VecDeque::new(),
                                 closing: false,
                                 waiting: false,
                                 eof: false,
+                                peer_closed: false,
                                 draining: None,
                                 blocked_write: false,
                                 out_registered: false,
                             };
-                            if step(&ep, &mut c, &h, &mut helpers, id) {
-                                conns.insert(id, c);
-                            }
+                            // Not read yet: the request rarely arrives with the handshake;
+                            // the edge-triggered registration reports it when it does.
+                            conns.insert(id, c);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -216,6 +231,9 @@ pub fn run(
                     }
                 }
             } else if let Some(c) = conns.get_mut(&tok) {
+                c.peer_closed |= ev
+                    .events()
+                    .intersects(EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP);
                 if !step(&ep, c, &h, &mut helpers, tok) {
                     conns.remove(&tok);
                 }
