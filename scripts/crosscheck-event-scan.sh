@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 cc -O2 -Wall -o "$tmp/event_scan" scripts/crosscheck/event_scan.c
 
 median_ns() {
-    local f="target/criterion/event_scan_fds/$1/$2/new/estimates.json"
+    local f="${CRITERION_HOME:-${CARGO_TARGET_DIR:-target}/criterion}/event_scan_fds/$1/$2/new/estimates.json"
     if [[ -f "$f" ]]; then
         # {"mean":{...},"median":{"confidence_interval":{...},"point_estimate":X,...},...}
         sed -E 's/.*"median":\{[^}]*\},"point_estimate":([0-9.eE+-]+).*/\1/' "$f" |
