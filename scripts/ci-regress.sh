@@ -10,6 +10,11 @@
 # lands in <bench>/new/ next to it. Each side keeps its own cargo target dir so the two builds
 # never overwrite each other's binaries. THREADBENCH_PROFILE selects the profile (default ci);
 # THREADBENCH_BASE_TARGET keeps the base side's cargo target dir between runs.
+# THREADBENCH_ROUNDS=R (default 1) runs every bench file R times per side, interleaved (base A,
+# head A, base A, head A, …), saved as base, base@2, … and head, head@2, …; with R >= 3 compare
+# judges each benchmark over the rounds' medians — what a machine whose speed drifts from run to
+# run needs (see the README's *Regression tracking*). THREADBENCH_BENCHES="spawn ..." limits the
+# bench files.
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
@@ -23,6 +28,15 @@ head_dir=$(git rev-parse --show-toplevel)
 cd "$head_dir"
 export THREADBENCH_PROFILE="${THREADBENCH_PROFILE:-ci}"
 export CRITERION_HOME="${CRITERION_HOME:-$head_dir/target/criterion-regress}"
+rounds="${THREADBENCH_ROUNDS:-1}"
+if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+    echo "THREADBENCH_ROUNDS must be a positive integer, got '$rounds'" >&2
+    exit 2
+fi
+# round NAME K -> the baseline name of round K: NAME, NAME@2, NAME@3, ...
+round() { if (($2 == 1)); then echo "$1"; else echo "$1@$2"; fi; }
+extra=()
+((rounds > 1)) && extra=(--noplot)
 head_target="${CARGO_TARGET_DIR:-$head_dir/target}"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/threadbench-regress.XXXXXX")
@@ -47,23 +61,37 @@ CARGO_TARGET_DIR="$head_target" cargo build --release --quiet --bin threadbench
 
 benches_of() { find "$1/benches" -maxdepth 1 -name '*.rs' -printf '%f\n' | sed 's/\.rs$//' | sort; }
 mapfile -t benches < <(sort -u <(benches_of "$head_dir") <(benches_of "$base_dir"))
+# THREADBENCH_BENCHES="spawn context_switch" limits the run to those bench files.
+if [[ -n ${THREADBENCH_BENCHES:-} ]]; then
+    read -ra benches <<<"$THREADBENCH_BENCHES"
+fi
 
 stamp="$tmp/stamp"
 for b in "${benches[@]}"; do
-    if [[ -f "$base_dir/benches/$b.rs" ]]; then
-        touch "$stamp"
-        echo "== base $base_rev: $b" >&2
-        (cd "$base_dir" && CARGO_TARGET_DIR="$base_target" cargo bench --quiet --bench "$b" -- --save-baseline base) >&2
-        # Criterion also leaves the base run in new/: drop it, or a benchmark the head no
-        # longer has would look unchanged instead of missing.
-        find "$CRITERION_HOME" -type d -name new -newer "$stamp" -prune -exec rm -rf {} +
-    fi
-    if [[ -f "$head_dir/benches/$b.rs" ]]; then
-        echo "== head: $b" >&2
-        CARGO_TARGET_DIR="$head_target" cargo bench --quiet --bench "$b" -- --baseline-lenient base >&2
-    fi
+    for ((k = 1; k <= rounds; k++)); do
+        if [[ -f "$base_dir/benches/$b.rs" ]]; then
+            touch "$stamp"
+            echo "== base $base_rev: $b (round $k of $rounds)" >&2
+            (cd "$base_dir" && CARGO_TARGET_DIR="$base_target" cargo bench --quiet --bench "$b" -- \
+                "${extra[@]}" --save-baseline "$(round base "$k")") >&2
+            # Criterion also leaves the base run in new/: drop it, or a benchmark the head no
+            # longer has would look unchanged instead of missing.
+            find "$CRITERION_HOME" -type d -name new -newer "$stamp" -prune -exec rm -rf {} +
+        fi
+        if [[ -f "$head_dir/benches/$b.rs" ]]; then
+            echo "== head: $b (round $k of $rounds)" >&2
+            if ((rounds == 1)); then
+                CARGO_TARGET_DIR="$head_target" cargo bench --quiet --bench "$b" -- --baseline-lenient base >&2
+            else
+                CARGO_TARGET_DIR="$head_target" cargo bench --quiet --bench "$b" -- \
+                    "${extra[@]}" --save-baseline "$(round head "$k")" >&2
+            fi
+        fi
+    done
 done
 
+head_args=()
+((rounds > 1)) && head_args=(--head head)
 status=0
-"$head_target/release/threadbench" compare --baseline base --criterion-dir "$CRITERION_HOME" "$@" || status=$?
+"$head_target/release/threadbench" compare --baseline base "${head_args[@]}" --criterion-dir "$CRITERION_HOME" "$@" || status=$?
 exit "$status"

@@ -264,3 +264,81 @@ fn per_group_threshold_from_the_profile() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Writes one run of a benchmark in criterion's format: 10 samples tight around `median_ns`.
+fn write_run(dir: &std::path::Path, median_ns: f64) {
+    std::fs::create_dir_all(dir).expect("run dir");
+    let iters: Vec<f64> = (1..=10).map(|i| (i * 100) as f64).collect();
+    let times: Vec<f64> = iters
+        .iter()
+        .enumerate()
+        .map(|(k, i)| i * median_ns * (1.0 + (k as f64 - 4.5) * 0.001))
+        .collect();
+    let sample = serde_json::json!({ "sampling_mode": "Linear", "iters": iters, "times": times });
+    std::fs::write(dir.join("sample.json"), sample.to_string()).expect("sample.json");
+    let est = |p: f64| {
+        serde_json::json!({ "confidence_interval": { "confidence_level": 0.95,
+            "lower_bound": p * 0.995, "upper_bound": p * 1.005 },
+            "point_estimate": p, "standard_error": p * 0.002 })
+    };
+    let estimates = serde_json::json!({ "mean": est(median_ns), "median": est(median_ns),
+        "median_abs_dev": est(1.0), "slope": est(median_ns), "std_dev": est(1.0) });
+    std::fs::write(dir.join("estimates.json"), estimates.to_string()).expect("estimates.json");
+}
+
+/// Each run's samples are tight, but runs drift by ±30 % (a VM whose host changes speed): one
+/// run per side calls the drift a regression; judged over rounds it is noise, while a
+/// consistent 40 % slowdown is still a regression.
+#[test]
+fn rounds_tell_run_to_run_drift_from_a_slowdown() {
+    let root = std::env::temp_dir().join(format!("threadbench-rounds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let drift_base = [100.0, 130.0, 95.0, 125.0, 105.0];
+    let drift_head = [129.0, 98.0, 131.0, 102.0, 99.0];
+    let slow_base = [100.0, 104.0, 97.0, 102.0, 99.0];
+    for k in 0..5 {
+        let name = |side: &str| {
+            if k == 0 {
+                side.to_string()
+            } else {
+                format!("{side}@{}", k + 1)
+            }
+        };
+        write_run(&root.join("g/drift").join(name("base")), drift_base[k]);
+        write_run(&root.join("g/drift").join(name("head")), drift_head[k]);
+        write_run(&root.join("g/slow").join(name("base")), slow_base[k]);
+        write_run(&root.join("g/slow").join(name("head")), slow_base[k] * 1.4);
+    }
+    let run = |extra: &[&str]| {
+        let out = compare(&root, &[&["--format", "json"], extra].concat());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        (out.status.code().expect("exit code"), v)
+    };
+    // Rounds: drift unchanged, slowdown regressed (exit 1), both over 5 rounds.
+    let (code, v) = run(&["--head", "head"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(verdict(&v, "benchmarks", "g/drift"), "unchanged");
+    assert_eq!(verdict(&v, "benchmarks", "g/slow"), "regressed");
+    let rows = v["benchmarks"].as_array().expect("rows");
+    assert!(rows.iter().all(|r| r["rounds"] == 5), "{v}");
+    // Only the first round of each side: the drift looks like a regression.
+    let one = root.join("one");
+    for b in ["drift", "slow"] {
+        for side in ["base", "head"] {
+            let src = root.join("g").join(b).join(side);
+            let dst = one.join("g").join(b).join(side);
+            std::fs::create_dir_all(&dst).expect("copy dir");
+            for f in ["sample.json", "estimates.json"] {
+                std::fs::copy(src.join(f), dst.join(f)).expect("copy");
+            }
+        }
+    }
+    let out = compare(&one, &["--format", "json", "--head", "head"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(verdict(&v, "benchmarks", "g/drift"), "regressed", "{v}");
+    // A head name that does not exist is bad input.
+    let out = compare(&root, &["--head", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    std::fs::remove_dir_all(&root).expect("clean up");
+}

@@ -48,6 +48,10 @@ enum Cmd {
         /// The saved baseline's name (`cargo bench -- --save-baseline <name>`).
         #[arg(long)]
         baseline: String,
+        /// The run to judge: criterion's latest (`new`) or a saved name; `<name>@2`, `<name>@3`,
+        /// … next to it (and to the baseline) are further rounds.
+        #[arg(long, default_value = "new")]
+        head: String,
         /// Criterion's output tree; default $CRITERION_HOME, else target/criterion.
         #[arg(long)]
         criterion_dir: Option<std::path::PathBuf>,
@@ -364,6 +368,7 @@ fn run() -> Result<()> {
         }
         Cmd::Compare {
             baseline,
+            head,
             criterion_dir,
             threshold,
             format,
@@ -372,6 +377,7 @@ fn run() -> Result<()> {
             let code = compare(
                 &cli.profile,
                 baseline,
+                head,
                 criterion_dir,
                 threshold,
                 format,
@@ -388,6 +394,7 @@ fn run() -> Result<()> {
 fn compare(
     profile: &Option<String>,
     baseline: String,
+    head: String,
     dir: Option<std::path::PathBuf>,
     threshold: Option<f64>,
     format: Format,
@@ -415,7 +422,7 @@ fn compare(
             .map_or(fixed, |p| p.regression_threshold(group))
     };
     let dir = cmp::criterion_dir(dir);
-    let benches = cmp::load(&dir, &baseline)?;
+    let benches = cmp::load(&dir, &baseline, &head)?;
     let mut rows = cmp::judge_benches(&benches, &threshold_for);
     rows.extend(cmp::judge_ratios(&benches, threshold_for("ratio")));
     let out = match format {

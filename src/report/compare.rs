@@ -35,6 +35,19 @@
 //! — a finding of the suite changed — and counts as a regression for the exit status.
 //! A ratio is only reported when all four sample sets exist.
 //!
+//! # Rounds: the rule when one run is not enough
+//! On a VM whose host changes speed by ±20–35 % from one second to the next, each run's own
+//! samples are tight but two runs of the same code differ by more than any threshold worth
+//! gating on, and the rule above flags most A/A comparisons. Run each side several times,
+//! interleaved (`THREADBENCH_ROUNDS=R scripts/ci-regress.sh`), saving the rounds as
+//! `<name>`, `<name>@2`, … `<name>@R` (and the head as `--head <name>` likewise). With at least
+//! [`MIN_ROUNDS`] rounds on both sides a benchmark is judged on its per-round medians
+//! instead: `regressed` when the median of the head's rounds exceeds the median of the base's
+//! by more than the threshold *and* Mann-Whitney U over the rounds gives p < 0.01. The
+//! interval shown is a bootstrap over rounds. Run-to-run drift is then part of the noise the
+//! test sees rather than a difference it mistakes for a change; how many rounds a machine
+//! needs follows from its run-to-run spread (README, *Regression tracking*).
+//!
 //! What it does not do: it does not rerun anything, and it trusts criterion's files.
 
 pub mod stats;
@@ -47,6 +60,9 @@ use std::path::{Path, PathBuf};
 
 /// p value below which the rank test calls a change statistically clear.
 pub const ALPHA: f64 = 0.01;
+
+/// Rounds per side from which benchmarks are judged on per-round medians (see the module doc).
+pub const MIN_ROUNDS: usize = 3;
 
 /// Why `compare` could not judge: each names the directory or file (exit status 2).
 #[derive(Debug)]
@@ -112,6 +128,10 @@ pub struct Bench {
     pub group: String,
     pub base: Option<Run>,
     pub new: Option<Run>,
+    /// The median per-iteration time (ns) of every round of each side (`<name>`, `<name>@2`,
+    /// …); one entry per side without rounds.
+    pub base_rounds: Vec<f64>,
+    pub new_rounds: Vec<f64>,
     /// Criterion's change/estimates.json median (relative), when it wrote one.
     pub criterion_change: Option<stats::Interval>,
 }
@@ -153,6 +173,8 @@ pub struct Row {
     pub change: Option<stats::Interval>,
     pub p_value: Option<f64>,
     pub threshold: f64,
+    /// Rounds per side the verdict was computed over (1: one run's samples).
+    pub rounds: usize,
     pub verdict: Verdict,
 }
 
@@ -308,8 +330,21 @@ fn bench_dirs(root: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Read every benchmark of the tree for `baseline` vs `new`.
-pub fn load(root: &Path, baseline: &str) -> Result<Vec<Bench>, InputError> {
+/// The run directories of `name` in benchmark directory `d`: `name`, then `name@2`, `name@3`,
+/// … as long as they exist.
+fn rounds_of(d: &Path, name: &str) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    let mut dir = d.join(name);
+    while is_run_dir(&dir) {
+        v.push(dir);
+        dir = d.join(format!("{name}@{}", v.len() + 1));
+    }
+    v
+}
+
+/// Read every benchmark of the tree for `baseline` vs `head` (criterion's latest run is
+/// `new`), with their rounds.
+pub fn load(root: &Path, baseline: &str, head: &str) -> Result<Vec<Bench>, InputError> {
     if !root.is_dir() {
         return Err(InputError::NoTree(root.to_path_buf()));
     }
@@ -331,26 +366,26 @@ pub fn load(root: &Path, baseline: &str) -> Result<Vec<Bench>, InputError> {
             }
         }
     }
-    if !found.contains(baseline) {
-        return Err(InputError::NoBaseline {
-            dir: root.to_path_buf(),
-            name: baseline.to_string(),
-            found: found.into_iter().collect(),
-        });
+    for name in [baseline, head] {
+        if name != "new" && !found.contains(name) {
+            return Err(InputError::NoBaseline {
+                dir: root.to_path_buf(),
+                name: name.to_string(),
+                found: found.into_iter().collect(),
+            });
+        }
     }
     let mut benches = Vec::new();
     for d in dirs {
-        let (bdir, ndir) = (d.join(baseline), d.join("new"));
-        let base = if is_run_dir(&bdir) {
-            Some(read_run(&bdir)?)
-        } else {
-            None
+        let (bdir, ndir) = (d.join(baseline), d.join(head));
+        let read_rounds = |name: &str| -> Result<Vec<Run>, InputError> {
+            rounds_of(&d, name).iter().map(|r| read_run(r)).collect()
         };
-        let new = if is_run_dir(&ndir) {
-            Some(read_run(&ndir)?)
-        } else {
-            None
-        };
+        let (base_runs, new_runs) = (read_rounds(baseline)?, read_rounds(head)?);
+        let medians = |runs: &[Run]| runs.iter().map(|r| stats::median(&r.per_iter)).collect();
+        let (base_rounds, new_rounds) = (medians(&base_runs), medians(&new_runs));
+        let base = base_runs.into_iter().next();
+        let new = new_runs.into_iter().next();
         if base.is_none() && new.is_none() {
             continue; // only other baselines here
         }
@@ -386,6 +421,8 @@ pub fn load(root: &Path, baseline: &str) -> Result<Vec<Bench>, InputError> {
             group,
             base,
             new,
+            base_rounds,
+            new_rounds,
             criterion_change,
         });
     }
@@ -393,10 +430,17 @@ pub fn load(root: &Path, baseline: &str) -> Result<Vec<Bench>, InputError> {
     Ok(benches)
 }
 
-fn judge(change: &stats::Interval, p: f64, threshold: f64) -> Verdict {
-    if change.lower > threshold && p < ALPHA {
+/// One run per side: the whole interval beyond the threshold; with rounds: the point estimate
+/// (the interval over a few rounds is too wide to ask more of it). Both need p < ALPHA.
+fn judge(change: &stats::Interval, p: f64, threshold: f64, rounds: usize) -> Verdict {
+    let (lo, hi) = if rounds >= MIN_ROUNDS {
+        (change.point, change.point)
+    } else {
+        (change.lower, change.upper)
+    };
+    if lo > threshold && p < ALPHA {
         Verdict::Regressed
-    } else if change.upper < -threshold && p < ALPHA {
+    } else if hi < -threshold && p < ALPHA {
         Verdict::Improved
     } else {
         Verdict::Unchanged
@@ -419,14 +463,24 @@ pub fn judge_benches(benches: &[Bench], threshold_for: &dyn Fn(&str) -> f64) -> 
                 change: None,
                 p_value: None,
                 threshold,
+                rounds: 1,
                 verdict: Verdict::Unchanged,
             };
             match (&b.base, &b.new) {
                 (Some(base), Some(new)) => {
-                    let c =
-                        stats::median_change(&base.per_iter, &new.per_iter, stats::seed_for(&b.id));
-                    let (_, p) = stats::mann_whitney_u(&new.per_iter, &base.per_iter);
-                    row.verdict = judge(&c, p, threshold);
+                    let rounds = b.base_rounds.len().min(b.new_rounds.len());
+                    // Per-round medians with enough rounds, else this run's samples.
+                    let (x, y) = if rounds >= MIN_ROUNDS {
+                        row.rounds = rounds;
+                        row.base = Some(stats::median(&b.base_rounds));
+                        row.new = Some(stats::median(&b.new_rounds));
+                        (&b.base_rounds, &b.new_rounds)
+                    } else {
+                        (&base.per_iter, &new.per_iter)
+                    };
+                    let c = stats::median_change(x, y, stats::seed_for(&b.id));
+                    let (_, p) = stats::mann_whitney_u(y, x);
+                    row.verdict = judge(&c, p, threshold, row.rounds);
                     row.change = Some(c);
                     row.p_value = Some(p);
                 }
@@ -467,7 +521,7 @@ pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
             .map(|x| x / stats::median(&dn.per_iter))
             .collect();
         let (_, p) = stats::mann_whitney_u(&rn, &rb);
-        let verdict = match judge(&change, p, threshold) {
+        let verdict = match judge(&change, p, threshold, 1) {
             Verdict::Unchanged => Verdict::Unchanged,
             _ => Verdict::Shifted,
         };
@@ -489,6 +543,7 @@ pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
             change: Some(change),
             p_value: Some(p),
             threshold,
+            rounds: 1,
             verdict,
         });
     }
@@ -554,11 +609,15 @@ fn counts(rows: &[Row]) -> BTreeMap<&'static str, usize> {
 }
 
 fn summary_line(rows: &[Row]) -> String {
-    counts(rows)
+    let mut line = counts(rows)
         .iter()
         .map(|(k, v)| format!("{v} {k}"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if let Some(r) = rows.iter().map(|r| r.rounds).max().filter(|&r| r > 1) {
+        let _ = write!(line, " (benchmarks judged over up to {r} rounds per side)");
+    }
+    line
 }
 
 /// Plain-text table in the spirit of critcmp.
@@ -640,7 +699,7 @@ pub fn render_markdown(rows: &[Row], baseline: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{}. Rule: regressed when the 95 % CI of the median's change lies beyond the threshold and Mann-Whitney p < {ALPHA}.",
+        "\n{}. Rule: regressed when the 95 % CI of the median's change lies beyond the threshold and Mann-Whitney p < {ALPHA} (with ≥ {MIN_ROUNDS} rounds per side: the median over rounds beyond the threshold and Mann-Whitney over the rounds' medians p < {ALPHA}).",
         summary_line(rows)
     );
     out
@@ -651,7 +710,7 @@ pub fn render_json(rows: &[Row], baseline: &str, dir: &Path) -> String {
     let doc = serde_json::json!({
         "baseline": baseline,
         "criterion_dir": dir.display().to_string(),
-        "rule": format!("regressed: 95% bootstrap CI of the median's relative change above the threshold AND Mann-Whitney U p < {ALPHA}"),
+        "rule": format!("regressed: 95% bootstrap CI of the median's relative change above the threshold AND Mann-Whitney U p < {ALPHA}; with >= {MIN_ROUNDS} rounds per side: median over rounds above the threshold AND Mann-Whitney U over the rounds' medians p < {ALPHA}"),
         "summary": counts(rows),
         "benchmarks": rows.iter().filter(|r| r.kind == "benchmark").collect::<Vec<_>>(),
         "ratios": rows.iter().filter(|r| r.kind == "ratio").collect::<Vec<_>>(),
