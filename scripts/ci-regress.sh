@@ -11,7 +11,7 @@
 # never overwrite each other's binaries. THREADBENCH_PROFILE selects the profile (default ci);
 # THREADBENCH_BASE_TARGET keeps the base side's cargo target dir between runs.
 # THREADBENCH_ROUNDS=R (default 1) runs every bench file R times per side, interleaved (base A,
-# head A, base A, head A, …), saved as base, base@2, … and head, head@2, …; with R >= 3 compare
+# head A, base A, head A, …), saved as base, base@2, … and head, head@2, …; with R >= 5 compare
 # judges each benchmark over the rounds' medians — what a machine whose speed drifts from run to
 # run needs (see the README's *Regression tracking*). THREADBENCH_BENCHES="spawn ..." limits the
 # bench files.
@@ -35,6 +35,10 @@ if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
 fi
 # round NAME K -> the baseline name of round K: NAME, NAME@2, NAME@3, ...
 round() { if (($2 == 1)); then echo "$1"; else echo "$1@$2"; fi; }
+if ((rounds > 1 && rounds < 5)); then
+    echo "THREADBENCH_ROUNDS=$rounds: with fewer than 5 rounds per side no rank test can reach p < 0.01; use 1 or >= 5" >&2
+    exit 2
+fi
 extra=()
 ((rounds > 1)) && extra=(--noplot)
 head_target="${CARGO_TARGET_DIR:-$head_dir/target}"

@@ -286,6 +286,80 @@ fn write_run(dir: &std::path::Path, median_ns: f64) {
     std::fs::write(dir.join("estimates.json"), estimates.to_string()).expect("estimates.json");
 }
 
+/// Writes rounds 1..=n of `side` for benchmark directory `bench` (a path under `root`).
+fn write_rounds(root: &std::path::Path, bench: &str, side: &str, medians_ns: &[f64]) {
+    for (k, m) in medians_ns.iter().enumerate() {
+        let name = if k == 0 {
+            side.to_string()
+        } else {
+            format!("{side}@{}", k + 1)
+        };
+        write_run(&root.join(bench).join(name), *m);
+    }
+}
+
+/// A ratio measured in one run scatters from run to run too (fork / thread spawn by ±25 % on
+/// the VM): judged on the first round only, an A/A pair "shifts"; over 5 rounds it does not,
+/// while a thread spawn made 40 % slower in every round still shifts the ratio.
+#[test]
+fn ratios_are_judged_over_rounds_too() {
+    let root =
+        std::env::temp_dir().join(format!("threadbench-ratio-rounds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let fork = [140_000.0, 150_000.0, 135_000.0, 145_000.0, 138_000.0];
+    let thread_base = [16_000.0, 20_000.0, 19_000.0, 17_500.0, 21_000.0];
+    let thread_aa = [21_000.0, 17_000.0, 16_500.0, 20_500.0, 18_000.0];
+    let thread_slow: Vec<f64> = thread_base.iter().map(|t| t * 1.4).collect();
+    let (aa, slow) = (root.join("aa"), root.join("slow"));
+    for tree in [&aa, &slow] {
+        write_rounds(tree, "spawn/fork_exit_wait", "base", &fork);
+        write_rounds(tree, "spawn/fork_exit_wait", "head", &fork);
+        write_rounds(tree, "spawn/thread_spawn_join", "base", &thread_base);
+    }
+    write_rounds(&aa, "spawn/thread_spawn_join", "head", &thread_aa);
+    write_rounds(&slow, "spawn/thread_spawn_join", "head", &thread_slow);
+    let judge = |tree: &PathBuf| {
+        let out = compare(
+            tree,
+            &["--format", "json", "--head", "head", "--gate", "ratios"],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        (out.status.code().expect("exit code"), v)
+    };
+    let (code, v) = judge(&aa);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
+        "unchanged"
+    );
+    let ratio = v["ratios"].as_array().expect("ratios")[0].clone();
+    assert_eq!(ratio["rounds"], 5, "{ratio}");
+    let (code, v) = judge(&slow);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
+        "shifted"
+    );
+    // The same A/A data, first round only: 8.75 vs 6.67 looks like a shift.
+    let one = root.join("one");
+    for bench in ["spawn/fork_exit_wait", "spawn/thread_spawn_join"] {
+        for side in ["base", "head"] {
+            let (src, dst) = (aa.join(bench).join(side), one.join(bench).join(side));
+            std::fs::create_dir_all(&dst).expect("copy dir");
+            for f in ["sample.json", "estimates.json"] {
+                std::fs::copy(src.join(f), dst.join(f)).expect("copy");
+            }
+        }
+    }
+    let (code, v) = judge(&one);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
+        "shifted"
+    );
+    std::fs::remove_dir_all(&root).expect("clean up");
+}
+
 /// Each run's samples are tight, but runs drift by ±30 % (a VM whose host changes speed): one
 /// run per side calls the drift a regression; judged over rounds it is noise, while a
 /// consistent 40 % slowdown is still a regression.

@@ -43,8 +43,9 @@
 //! `<name>`, `<name>@2`, … `<name>@R` (and the head as `--head <name>` likewise). With at least
 //! [`MIN_ROUNDS`] rounds on both sides a benchmark is judged on its per-round medians
 //! instead: `regressed` when the median of the head's rounds exceeds the median of the base's
-//! by more than the threshold *and* Mann-Whitney U over the rounds gives p < 0.01. The
-//! interval shown is a bootstrap over rounds. Run-to-run drift is then part of the noise the
+//! by more than the threshold *and* Mann-Whitney U over the rounds gives p < 0.01. A ratio
+//! metric is judged the same way over its per-round ratios (numerator's over denominator's
+//! median of the same round). The interval shown is a bootstrap over rounds. Run-to-run drift is then part of the noise the
 //! test sees rather than a difference it mistakes for a change; how many rounds a machine
 //! needs follows from its run-to-run spread (README, *Regression tracking*).
 //!
@@ -61,8 +62,10 @@ use std::path::{Path, PathBuf};
 /// p value below which the rank test calls a change statistically clear.
 pub const ALPHA: f64 = 0.01;
 
-/// Rounds per side from which benchmarks are judged on per-round medians (see the module doc).
-pub const MIN_ROUNDS: usize = 3;
+/// Rounds per side from which benchmarks are judged on per-round medians (see the module doc):
+/// with fewer, Mann-Whitney over the rounds cannot reach p < [`ALPHA`] (5 vs 5 fully separated:
+/// p = 0.009).
+pub const MIN_ROUNDS: usize = 5;
 
 /// Why `compare` could not judge: each names the directory or file (exit status 2).
 #[derive(Debug)]
@@ -494,7 +497,9 @@ pub fn judge_benches(benches: &[Bench], threshold_for: &dyn Fn(&str) -> f64) -> 
 }
 
 /// The ratio metrics whose four sample sets exist, judged like benchmarks; a significant move
-/// beyond the threshold in either direction is `shifted`.
+/// beyond the threshold in either direction is `shifted`. With [`MIN_ROUNDS`] rounds of both
+/// benchmarks on both sides a ratio is judged over its per-round ratios (numerator's median over
+/// denominator's median of the same round), like a benchmark over its round medians.
 pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
     let by_id: BTreeMap<&str, &Bench> = benches.iter().map(|b| (b.id.as_str(), b)).collect();
     let mut rows = Vec::new();
@@ -505,34 +510,61 @@ pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
         let (Some(nb), Some(nn), Some(db), Some(dn)) = (&n.base, &n.new, &d.base, &d.new) else {
             continue;
         };
-        let sets: [&[f64]; 4] = [&nb.per_iter, &db.per_iter, &nn.per_iter, &dn.per_iter];
-        let change = stats::bootstrap(&sets, 2000, stats::seed_for(name), |m| {
-            (m[2] / m[3]) / (m[0] / m[1]) - 1.0
-        });
-        // Per-sample ratios: each numerator sample over the denominator's median of its run.
-        let rb: Vec<f64> = nb
-            .per_iter
+        let seed = stats::seed_for(name);
+        let per_round = |num: &[f64], den: &[f64]| -> Vec<f64> {
+            num.iter().zip(den).map(|(x, y)| x / y).collect()
+        };
+        let rounds = [&n.base_rounds, &n.new_rounds, &d.base_rounds, &d.new_rounds]
             .iter()
-            .map(|x| x / stats::median(&db.per_iter))
-            .collect();
-        let rn: Vec<f64> = nn
-            .per_iter
-            .iter()
-            .map(|x| x / stats::median(&dn.per_iter))
-            .collect();
-        let (_, p) = stats::mann_whitney_u(&rn, &rb);
-        let verdict = match judge(&change, p, threshold, 1) {
+            .map(|r| r.len())
+            .min()
+            .unwrap_or(0);
+        let (base, new, change, p, new_interval, rounds) = if rounds >= MIN_ROUNDS
+            && n.base_rounds.len() == d.base_rounds.len()
+            && n.new_rounds.len() == d.new_rounds.len()
+        {
+            let rb = per_round(&n.base_rounds, &d.base_rounds);
+            let rn = per_round(&n.new_rounds, &d.new_rounds);
+            let (_, p) = stats::mann_whitney_u(&rn, &rb);
+            (
+                stats::median(&rb),
+                stats::median(&rn),
+                stats::median_change(&rb, &rn, seed),
+                p,
+                stats::bootstrap(&[&rn], 2000, seed ^ 1, |m| m[0]),
+                rounds,
+            )
+        } else {
+            let sets: [&[f64]; 4] = [&nb.per_iter, &db.per_iter, &nn.per_iter, &dn.per_iter];
+            let change =
+                stats::bootstrap(&sets, 2000, seed, |m| (m[2] / m[3]) / (m[0] / m[1]) - 1.0);
+            // Per-sample ratios: each numerator sample over the denominator's median of its run.
+            let rb: Vec<f64> = nb
+                .per_iter
+                .iter()
+                .map(|x| x / stats::median(&db.per_iter))
+                .collect();
+            let rn: Vec<f64> = nn
+                .per_iter
+                .iter()
+                .map(|x| x / stats::median(&dn.per_iter))
+                .collect();
+            let (_, p) = stats::mann_whitney_u(&rn, &rb);
+            (
+                stats::median(&nb.per_iter) / stats::median(&db.per_iter),
+                stats::median(&nn.per_iter) / stats::median(&dn.per_iter),
+                change,
+                p,
+                stats::bootstrap(&[&nn.per_iter, &dn.per_iter], 2000, seed ^ 1, |m| {
+                    m[0] / m[1]
+                }),
+                1,
+            )
+        };
+        let verdict = match judge(&change, p, threshold, rounds) {
             Verdict::Unchanged => Verdict::Unchanged,
             _ => Verdict::Shifted,
         };
-        let base = stats::median(&nb.per_iter) / stats::median(&db.per_iter);
-        let new = stats::median(&nn.per_iter) / stats::median(&dn.per_iter);
-        let new_interval = stats::bootstrap(
-            &[&nn.per_iter, &dn.per_iter],
-            2000,
-            stats::seed_for(name) ^ 1,
-            |m| m[0] / m[1],
-        );
         rows.push(Row {
             id: format!("ratio/{name}"),
             kind: "ratio",
@@ -543,7 +575,7 @@ pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
             change: Some(change),
             p_value: Some(p),
             threshold,
-            rounds: 1,
+            rounds,
             verdict,
         });
     }
@@ -615,7 +647,7 @@ fn summary_line(rows: &[Row]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     if let Some(r) = rows.iter().map(|r| r.rounds).max().filter(|&r| r > 1) {
-        let _ = write!(line, " (benchmarks judged over up to {r} rounds per side)");
+        let _ = write!(line, " (judged over up to {r} rounds per side)");
     }
     line
 }
