@@ -10,12 +10,23 @@
 //! Caches are behind `parking_lot` mutexes: uncontended in the single-threaded models, shared
 //! by the `mt` pools, private per process in `mp`. The docroot is assumed static while served
 //! (cache entries are never revalidated).
+//!
+//! Path safety: every file is opened with `openat2(docroot_fd, rel, RESOLVE_BENEATH |
+//! RESOLVE_NO_MAGICLINKS)`, so no `..`, absolute symlink or symlink swapped in after the check
+//! can leave the docroot (the kernel refuses with EXDEV → 403). On kernels without openat2
+//! (< 5.6) the fallback canonicalizes the path and requires it beneath the canonical docroot
+//! at each open — the same answer, but racy against a concurrent rename.
 
 use crate::sys::mmap::Mapping;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,7 +52,8 @@ pub struct HandlerConfig {
 /// A translated, cached file: its header (minus Date/Connection) built once.
 #[derive(Debug)]
 pub struct FileEntry {
-    path: PathBuf,
+    /// Relative to the docroot: what is opened, beneath it, every time.
+    rel: PathBuf,
     len: usize,
     head_200: String,
 }
@@ -111,13 +123,32 @@ struct MapCache {
 pub struct Handler {
     cfg: HandlerConfig,
     root: PathBuf,
+    /// The docroot, opened O_PATH: the directory every file is resolved beneath.
+    root_fd: OwnedFd,
+    resolver: Resolver,
     paths: Mutex<HashMap<String, Arc<FileEntry>>>,
     maps: Mutex<MapCache>,
     date: Mutex<(u64, String)>,
     pub counters: Counters,
 }
 
+/// How a path is kept beneath the docroot (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolver {
+    Openat2,
+    Canonicalize,
+}
+
 const ALLOW: &str = "GET, HEAD";
+
+/// The status for a failed open of a translated path.
+fn open_error_status(e: &io::Error) -> u16 {
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR) => 404,
+        Some(libc::EXDEV | libc::EACCES | libc::EPERM | libc::ELOOP) => 403,
+        _ => 500,
+    }
+}
 
 fn reason(status: u16) -> &'static str {
     match status {
@@ -198,14 +229,56 @@ impl Handler {
                 root.display()
             )));
         }
+        let root_fd = nix::fcntl::open(
+            &root,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        // Probe openat2 once: ENOSYS on kernels before 5.6 (or under a seccomp filter).
+        let resolver = match nix::fcntl::openat2(&root_fd, ".", Self::how()) {
+            Err(Errno::ENOSYS) => Resolver::Canonicalize,
+            _ => Resolver::Openat2,
+        };
         Ok(Handler {
             cfg,
             root,
+            root_fd,
+            resolver,
             paths: Mutex::new(HashMap::new()),
             maps: Mutex::new(MapCache::default()),
             date: Mutex::new((0, String::new())),
             counters: Counters::default(),
         })
+    }
+
+    fn how() -> OpenHow {
+        // O_NONBLOCK: opening a FIFO must not block the server (it is then refused as not a
+        // regular file); reads of regular files ignore the flag.
+        OpenHow::new()
+            .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK)
+            .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+    }
+
+    /// Open `rel` (relative, `..`-free) for reading so that it cannot resolve outside the
+    /// docroot: EXDEV when it would.
+    fn open_beneath(&self, rel: &Path) -> io::Result<File> {
+        match self.resolver {
+            Resolver::Openat2 => Ok(File::from(nix::fcntl::openat2(
+                &self.root_fd,
+                rel,
+                Self::how(),
+            )?)),
+            Resolver::Canonicalize => {
+                let full = std::fs::canonicalize(self.root.join(rel))?;
+                if !full.starts_with(&self.root) {
+                    return Err(io::Error::from_raw_os_error(libc::EXDEV));
+                }
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                    .open(full)
+            }
+        }
     }
 
     pub fn send_mode(&self) -> SendMode {
@@ -375,19 +448,8 @@ impl Handler {
         if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return Err(403);
         }
-        // Equivalent of RESOLVE_BENEATH: resolve every symlink, then require the result to
-        // lie beneath the (canonical) docroot.
-        let full = match std::fs::canonicalize(self.root.join(&rel)) {
-            Ok(p) => p,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(404),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Err(403),
-            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Err(404),
-            Err(_) => return Err(500),
-        };
-        if !full.starts_with(&self.root) {
-            return Err(403);
-        }
-        let meta = std::fs::metadata(&full).map_err(|_| 404u16)?;
+        let file = self.open_beneath(&rel).map_err(|e| open_error_status(&e))?;
+        let meta = file.metadata().map_err(|_| 500u16)?;
         if !meta.is_file() {
             return Err(404);
         }
@@ -401,14 +463,10 @@ impl Handler {
         let head_200 = format!(
             "HTTP/1.1 200 OK\r\nServer: threadbench\r\nContent-Length: {}\r\nContent-Type: {}\r\nLast-Modified: {}\r\n",
             len,
-            content_type(&full),
+            content_type(&rel),
             http_date(mtime)
         );
-        let e = Arc::new(FileEntry {
-            path: full,
-            len,
-            head_200,
-        });
+        let e = Arc::new(FileEntry { rel, len, head_200 });
         self.paths.lock().insert(t.to_string(), e.clone());
         Ok(e)
     }
@@ -416,19 +474,19 @@ impl Handler {
     /// The body from the mapped-file cache (LRU by bytes), or an open file for sendfile.
     fn body(&self, e: &FileEntry) -> io::Result<Body> {
         if self.cfg.send == SendMode::Sendfile {
-            return Ok(Body::File(Arc::new(File::open(&e.path)?), e.len));
+            return Ok(Body::File(Arc::new(self.open_beneath(&e.rel)?), e.len));
         }
         let mut c = self.maps.lock();
         c.tick += 1;
         let tick = c.tick;
-        if let Some((m, t)) = c.map.get_mut(&e.path) {
+        if let Some((m, t)) = c.map.get_mut(&e.rel) {
             *t = tick;
             return Ok(Body::Mapped(m.clone()));
         }
         drop(c);
         let m = Arc::new(MappedFile {
-            path: e.path.clone(),
-            map: Mapping::map(&File::open(&e.path)?, e.len)?,
+            path: self.root.join(&e.rel),
+            map: Mapping::map(&self.open_beneath(&e.rel)?, e.len)?,
         });
         if (e.len as u64) <= self.cfg.cache_bytes {
             let mut c = self.maps.lock();
@@ -446,7 +504,7 @@ impl Handler {
                 }
             }
             c.bytes += e.len as u64;
-            c.map.insert(e.path.clone(), (m.clone(), tick));
+            c.map.insert(e.rel.clone(), (m.clone(), tick));
         }
         Ok(Body::Mapped(m))
     }
@@ -529,5 +587,86 @@ impl Outgoing {
             self.off += n;
         }
         Ok(self.done())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A docroot `root/www` with `www/d/f` ("inside"), and `root/outside/f` ("secret") next to
+    /// it; removed on drop.
+    struct Tree(PathBuf);
+    impl Tree {
+        fn new(tag: &str) -> Tree {
+            let root = std::env::temp_dir()
+                .join(format!("threadbench-beneath-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(root.join("www/d")).unwrap();
+            std::fs::create_dir_all(root.join("outside")).unwrap();
+            std::fs::write(root.join("www/d/f"), "inside").unwrap();
+            std::fs::write(root.join("outside/f"), "secret").unwrap();
+            Tree(root)
+        }
+        fn www(&self) -> PathBuf {
+            self.0.join("www")
+        }
+    }
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn handler(docroot: PathBuf, resolver: Resolver) -> Handler {
+        let mut h = Handler::new(HandlerConfig {
+            docroot,
+            cache_bytes: 1 << 20,
+            send: SendMode::Writev,
+            max_target_bytes: 1024,
+            max_header_bytes: 8192,
+        })
+        .expect("handler");
+        h.resolver = resolver;
+        h
+    }
+
+    fn body_of(h: &Handler, e: &FileEntry) -> io::Result<Vec<u8>> {
+        match h.body(e)? {
+            Body::Mapped(m) => Ok(m.map.bytes().to_vec()),
+            Body::File(..) => unreachable!("writev mode"),
+        }
+    }
+
+    #[test]
+    fn nothing_resolves_outside_the_docroot_with_either_resolver() {
+        for resolver in [Resolver::Openat2, Resolver::Canonicalize] {
+            let t = Tree::new(&format!("{resolver:?}"));
+            let www = t.www();
+            std::os::unix::fs::symlink(t.0.join("outside/f"), www.join("abs")).unwrap();
+            std::os::unix::fs::symlink("../outside/f", www.join("rel")).unwrap();
+            std::os::unix::fs::symlink("d/f", www.join("inner")).unwrap();
+            nix::unistd::mkfifo(&www.join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+            let h = handler(www.clone(), resolver);
+            let e = h.translate("/d/f").expect("regular file");
+            assert_eq!(body_of(&h, &e).unwrap(), b"inside", "{resolver:?}");
+            assert_eq!(h.translate("/abs").unwrap_err(), 403, "{resolver:?}");
+            assert_eq!(h.translate("/rel").unwrap_err(), 403, "{resolver:?}");
+            assert_eq!(h.translate("/missing").unwrap_err(), 404, "{resolver:?}");
+            assert_eq!(h.translate("/d/f/x").unwrap_err(), 404, "{resolver:?}");
+            // A FIFO is neither opened for ever nor served.
+            assert_eq!(h.translate("/fifo").unwrap_err(), 404, "{resolver:?}");
+            let inner = h.translate("/inner").expect("relative symlink inside");
+            assert_eq!(body_of(&h, &inner).unwrap(), b"inside", "{resolver:?}");
+
+            // Swap `d` for a symlink to the outside after the path was translated and
+            // cached: the body is opened beneath the docroot again and refused.
+            let h = handler(www.clone(), resolver);
+            let e = h.translate("/d/f").expect("regular file");
+            std::fs::rename(www.join("d"), www.join("d.old")).unwrap();
+            std::os::unix::fs::symlink("../outside", www.join("d")).unwrap();
+            let err = body_of(&h, &e).expect_err("escaped through a swapped symlink");
+            assert_eq!(err.raw_os_error(), Some(libc::EXDEV), "{resolver:?}");
+        }
     }
 }
