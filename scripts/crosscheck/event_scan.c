@@ -2,8 +2,15 @@
  * (counter 1, never read), one blocking wait call per iteration, the same per-call work as
  * src/blocks/event_scan.rs (select rebuilds its fd_set and tests every fd; poll scans every
  * revents; epoll_wait reads its ready list). Prints "<fn> <n_fds> <ns per call>".
- * Usage: event_scan <n_fds> <iterations> */
+ * Usage: event_scan <n_fds> <iterations> [idle_threads]
+ *
+ * idle_threads (default 0) sleeping threads are started first. It matters: the kernel looks a
+ * descriptor up without touching its reference count only while the file table is not shared
+ * (a single-threaded process, fdget's fast path); in a multi-threaded process — threadbench's
+ * bench process has criterion's helper threads — every select/poll of N descriptors does N
+ * atomic get/put pairs more. */
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -23,13 +30,23 @@ static void die(const char *what) {
     exit(1);
 }
 
+static void *idle(void *arg) {
+    for (;;) pause();
+    return arg;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s <n_fds> <iterations>\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s <n_fds> <iterations> [idle_threads]\n", argv[0]);
         return 2;
     }
     int n = atoi(argv[1]);
     long iters = atol(argv[2]);
+    int idle_threads = argc == 4 ? atoi(argv[3]) : 0;
+    for (int i = 0; i < idle_threads; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, idle, NULL) != 0) die("pthread_create");
+    }
     int *fds = calloc(n, sizeof *fds);
     int maxfd = -1;
     for (int i = 0; i < n; i++) {
