@@ -33,17 +33,16 @@ c_median() {
     local n=$1 idle=$2 r
     for ((r = 0; r < reps; r++)); do
         "$tmp/event_scan" "$n" "$((n >= 1000 ? iters / 10 : iters))" "$idle"
-    done | awk '
-        { k = $1 "/" $2; if (!(k in c)) key[++nk] = k; v[k, ++c[k]] = $3 }
-        END {
-            for (i = 1; i <= nk; i++) {
-                k = key[i]; m = c[k]
-                if (v[k, 1] == "skipped") { print k, "skipped"; continue }
-                for (a = 1; a <= m; a++) x[a] = v[k, a] + 0
-                for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (x[b] < x[a]) { t = x[a]; x[a] = x[b]; x[b] = t }
-                printf "%s %.0f\n", k, (m % 2) ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2
-            }
-        }'
+    done | sort -k1,1 -k2,2n -k3,3n | awk '
+        function flush() {
+            if (m == 0) return
+            if (v[1] == "skipped") print key, "skipped"
+            else printf "%s %.0f\n", key, (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+            m = 0
+        }
+        $1 "/" $2 != key { flush(); key = $1 "/" $2 }
+        { v[++m] = $3 }
+        END { flush() }'
 }
 
 ratio() { if [[ $1 == n/a ]]; then printf 'n/a'; else awk -v r="$1" -v c="$2" 'BEGIN { printf "%.2f", r / c }'; fi; }

@@ -298,6 +298,20 @@ fn write_rounds(root: &std::path::Path, bench: &str, side: &str, medians_ns: &[f
     }
 }
 
+/// Copies round 1 (`base/`, `head/`) of each benchmark directory `benches` from `src` to `dst`:
+/// the same data as one run per side.
+fn copy_first_round(src: &std::path::Path, dst: &std::path::Path, benches: &[&str]) {
+    for bench in benches {
+        for side in ["base", "head"] {
+            let (from, to) = (src.join(bench).join(side), dst.join(bench).join(side));
+            std::fs::create_dir_all(&to).expect("copy dir");
+            for f in ["sample.json", "estimates.json"] {
+                std::fs::copy(from.join(f), to.join(f)).expect("copy");
+            }
+        }
+    }
+}
+
 /// A ratio measured in one run scatters from run to run too (fork / thread spawn by ±25 % on
 /// the VM): judged on the first round only, an A/A pair "shifts"; over 5 rounds it does not,
 /// while a thread spawn made 40 % slower in every round still shifts the ratio.
@@ -342,15 +356,11 @@ fn ratios_are_judged_over_rounds_too() {
     );
     // The same A/A data, first round only: 8.75 vs 6.67 looks like a shift.
     let one = root.join("one");
-    for bench in ["spawn/fork_exit_wait", "spawn/thread_spawn_join"] {
-        for side in ["base", "head"] {
-            let (src, dst) = (aa.join(bench).join(side), one.join(bench).join(side));
-            std::fs::create_dir_all(&dst).expect("copy dir");
-            for f in ["sample.json", "estimates.json"] {
-                std::fs::copy(src.join(f), dst.join(f)).expect("copy");
-            }
-        }
-    }
+    copy_first_round(
+        &aa,
+        &one,
+        &["spawn/fork_exit_wait", "spawn/thread_spawn_join"],
+    );
     let (code, v) = judge(&one);
     assert_eq!(code, 1, "{v}");
     assert_eq!(
@@ -370,19 +380,11 @@ fn rounds_tell_run_to_run_drift_from_a_slowdown() {
     let drift_base = [100.0, 130.0, 95.0, 125.0, 105.0];
     let drift_head = [129.0, 98.0, 131.0, 102.0, 99.0];
     let slow_base = [100.0, 104.0, 97.0, 102.0, 99.0];
-    for k in 0..5 {
-        let name = |side: &str| {
-            if k == 0 {
-                side.to_string()
-            } else {
-                format!("{side}@{}", k + 1)
-            }
-        };
-        write_run(&root.join("g/drift").join(name("base")), drift_base[k]);
-        write_run(&root.join("g/drift").join(name("head")), drift_head[k]);
-        write_run(&root.join("g/slow").join(name("base")), slow_base[k]);
-        write_run(&root.join("g/slow").join(name("head")), slow_base[k] * 1.4);
-    }
+    write_rounds(&root, "g/drift", "base", &drift_base);
+    write_rounds(&root, "g/drift", "head", &drift_head);
+    write_rounds(&root, "g/slow", "base", &slow_base);
+    let slow_head: Vec<f64> = slow_base.iter().map(|m| m * 1.4).collect();
+    write_rounds(&root, "g/slow", "head", &slow_head);
     let run = |extra: &[&str]| {
         let out = compare(&root, &[&["--format", "json"], extra].concat());
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
@@ -397,16 +399,7 @@ fn rounds_tell_run_to_run_drift_from_a_slowdown() {
     assert!(rows.iter().all(|r| r["rounds"] == 5), "{v}");
     // Only the first round of each side: the drift looks like a regression.
     let one = root.join("one");
-    for b in ["drift", "slow"] {
-        for side in ["base", "head"] {
-            let src = root.join("g").join(b).join(side);
-            let dst = one.join("g").join(b).join(side);
-            std::fs::create_dir_all(&dst).expect("copy dir");
-            for f in ["sample.json", "estimates.json"] {
-                std::fs::copy(src.join(f), dst.join(f)).expect("copy");
-            }
-        }
-    }
+    copy_first_round(&root, &one, &["g/drift", "g/slow"]);
     let out = compare(&one, &["--format", "json", "--head", "head"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(verdict(&v, "benchmarks", "g/drift"), "regressed", "{v}");

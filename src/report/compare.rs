@@ -45,9 +45,10 @@
 //! instead: `regressed` when the median of the head's rounds exceeds the median of the base's
 //! by more than the threshold *and* Mann-Whitney U over the rounds gives p < 0.01. A ratio
 //! metric is judged the same way over its per-round ratios (numerator's over denominator's
-//! median of the same round). The interval shown is a bootstrap over rounds. Run-to-run drift is then part of the noise the
-//! test sees rather than a difference it mistakes for a change; how many rounds a machine
-//! needs follows from its run-to-run spread (README, *Regression tracking*).
+//! median of the same round). The interval shown is a bootstrap over rounds. Run-to-run drift
+//! is then part of the noise the test sees rather than a difference it mistakes for a change;
+//! how many rounds a machine needs follows from its run-to-run spread (README, *Regression
+//! tracking*).
 //!
 //! What it does not do: it does not rerun anything, and it trusts criterion's files.
 
@@ -514,11 +515,8 @@ pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
         let per_round = |num: &[f64], den: &[f64]| -> Vec<f64> {
             num.iter().zip(den).map(|(x, y)| x / y).collect()
         };
-        let rounds = [&n.base_rounds, &n.new_rounds, &d.base_rounds, &d.new_rounds]
-            .iter()
-            .map(|r| r.len())
-            .min()
-            .unwrap_or(0);
+        // Rounds pair up by index, so both benchmarks need the same rounds on each side.
+        let rounds = n.base_rounds.len().min(n.new_rounds.len());
         let (base, new, change, p, new_interval, rounds) = if rounds >= MIN_ROUNDS
             && n.base_rounds.len() == d.base_rounds.len()
             && n.new_rounds.len() == d.new_rounds.len()
@@ -539,20 +537,13 @@ pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
             let change =
                 stats::bootstrap(&sets, 2000, seed, |m| (m[2] / m[3]) / (m[0] / m[1]) - 1.0);
             // Per-sample ratios: each numerator sample over the denominator's median of its run.
-            let rb: Vec<f64> = nb
-                .per_iter
-                .iter()
-                .map(|x| x / stats::median(&db.per_iter))
-                .collect();
-            let rn: Vec<f64> = nn
-                .per_iter
-                .iter()
-                .map(|x| x / stats::median(&dn.per_iter))
-                .collect();
+            let (mdb, mdn) = (stats::median(&db.per_iter), stats::median(&dn.per_iter));
+            let rb: Vec<f64> = nb.per_iter.iter().map(|x| x / mdb).collect();
+            let rn: Vec<f64> = nn.per_iter.iter().map(|x| x / mdn).collect();
             let (_, p) = stats::mann_whitney_u(&rn, &rb);
             (
-                stats::median(&nb.per_iter) / stats::median(&db.per_iter),
-                stats::median(&nn.per_iter) / stats::median(&dn.per_iter),
+                stats::median(&nb.per_iter) / mdb,
+                stats::median(&nn.per_iter) / mdn,
                 change,
                 p,
                 stats::bootstrap(&[&nn.per_iter, &dn.per_iter], 2000, seed ^ 1, |m| {

@@ -594,28 +594,17 @@ impl Outgoing {
 mod tests {
     use super::*;
 
-    /// A docroot `root/www` with `www/d/f` ("inside"), and `root/outside/f` ("secret") next to
-    /// it; removed on drop.
-    struct Tree(PathBuf);
-    impl Tree {
-        fn new(tag: &str) -> Tree {
-            let root = std::env::temp_dir()
-                .join(format!("threadbench-beneath-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&root);
-            std::fs::create_dir_all(root.join("www/d")).unwrap();
-            std::fs::create_dir_all(root.join("outside")).unwrap();
-            std::fs::write(root.join("www/d/f"), "inside").unwrap();
-            std::fs::write(root.join("outside/f"), "secret").unwrap();
-            Tree(root)
-        }
-        fn www(&self) -> PathBuf {
-            self.0.join("www")
-        }
-    }
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    use crate::load::workload::TempDocroot;
+
+    /// A docroot `www` with `www/d/f` ("inside"), and `outside/f` ("secret") next to it, in a
+    /// temporary directory removed on drop.
+    fn tree() -> TempDocroot {
+        let t = TempDocroot::new().expect("temp dir");
+        std::fs::create_dir_all(t.path().join("www/d")).unwrap();
+        std::fs::create_dir_all(t.path().join("outside")).unwrap();
+        std::fs::write(t.path().join("www/d/f"), "inside").unwrap();
+        std::fs::write(t.path().join("outside/f"), "secret").unwrap();
+        t
     }
 
     fn handler(docroot: PathBuf, resolver: Resolver) -> Handler {
@@ -641,9 +630,9 @@ mod tests {
     #[test]
     fn nothing_resolves_outside_the_docroot_with_either_resolver() {
         for resolver in [Resolver::Openat2, Resolver::Canonicalize] {
-            let t = Tree::new(&format!("{resolver:?}"));
-            let www = t.www();
-            std::os::unix::fs::symlink(t.0.join("outside/f"), www.join("abs")).unwrap();
+            let t = tree();
+            let www = t.path().join("www");
+            std::os::unix::fs::symlink(t.path().join("outside/f"), www.join("abs")).unwrap();
             std::os::unix::fs::symlink("../outside/f", www.join("rel")).unwrap();
             std::os::unix::fs::symlink("d/f", www.join("inner")).unwrap();
             nix::unistd::mkfifo(&www.join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
