@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Usage: scripts/ci-regress.sh <base-rev> [compare options, e.g. --format markdown --gate ratios]
+# Usage: scripts/ci-regress.sh <base-rev> [compare options, e.g. --format markdown --only-changed]
 #
 # Benchmarks <base-rev> against the current checkout and exits with `threadbench compare`'s
-# status (0 clean, 1 regressed, 2 bad input). The base revision is built in a temporary git
-# worktree (removed on exit). Bench files run interleaved — base A, head A, base B, head B, … —
-# so slow drift of the machine hits both sides alike. Both sides write into ONE criterion tree
+# status (0 clean, 1 regressed, 2 bad input; with --gate ratios 1 only when a ratio metric moved
+# in the direction its row calls worse). By hand the same comparison is
+# `cargo bench -- --save-baseline base` on the old code, `cargo bench -- --baseline base` on the
+# new, then `threadbench compare --baseline base`; this script adds a clean tree and interleaving.
+# The base revision is built in a temporary git worktree (removed on exit). Bench files run
+# interleaved — base A, head A, base B, head B, … — so slow drift of the machine hits both sides
+# alike. Both sides write into ONE criterion tree
 # ($CRITERION_HOME, default target/criterion-regress, wiped first): criterion's `--save-baseline
 # base` stores the base run under <bench>/base/ and the head run with `--baseline-lenient base`
 # lands in <bench>/new/ next to it. Each side keeps its own cargo target dir so the two builds

@@ -69,11 +69,14 @@ fn tight_slowdown_beyond_threshold_is_a_regression() {
         verdict(&v, "benchmarks", "spawn/fork_exit_wait"),
         "unchanged"
     );
-    // fork / thread spawn moved by -23 %: the ratio metric sees it too.
+    // fork / thread spawn fell by 23 %, its adverse direction: the ratio regressed too.
     assert_eq!(
         verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
-        "shifted"
+        "regressed"
     );
+    let ratio = &v["ratios"][0];
+    assert_eq!(ratio["worse"], "lower", "{ratio}");
+    assert_eq!(ratio["numerator"], "spawn/fork_exit_wait", "{ratio}");
     let row = v["benchmarks"]
         .as_array()
         .unwrap()
@@ -84,7 +87,7 @@ fn tight_slowdown_beyond_threshold_is_a_regression() {
     assert!((c - 0.30).abs() < 0.01, "{row}");
     assert!(row["p_value"].as_f64().unwrap() < 0.01);
     // Raising the threshold above the change silences it (and --gate ratios ignores the
-    // benchmark but still gates on the shifted ratio).
+    // benchmark but still gates on the ratio that fell).
     let high = compare(&fixture("regressed"), &["--threshold", "0.5"]);
     assert_eq!(high.status.code(), Some(0));
     let ratios_only = compare(&fixture("regressed"), &["--gate", "ratios"]);
@@ -92,7 +95,7 @@ fn tight_slowdown_beyond_threshold_is_a_regression() {
 }
 
 #[test]
-fn noisy_point_estimate_beyond_threshold_is_not_flagged() {
+fn noisy_point_estimate_beyond_threshold_is_inconclusive_not_flagged() {
     let (code, v) = json("noisy");
     assert_eq!(code, 0, "{v}");
     let row = v["benchmarks"]
@@ -105,7 +108,13 @@ fn noisy_point_estimate_beyond_threshold_is_not_flagged() {
         row["change"]["point"].as_f64().unwrap() > 0.10,
         "point estimate is beyond the threshold: {row}"
     );
-    assert_eq!(row["verdict"], "unchanged");
+    assert_eq!(row["verdict"], "inconclusive");
+    // fork / thread spawn inherits the noise: inconclusive too.
+    assert_eq!(
+        verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
+        "inconclusive"
+    );
+    assert_eq!(v["summary"]["inconclusive"], 2, "{v}");
 }
 
 #[test]
@@ -166,7 +175,10 @@ fn bad_input_exits_two_and_says_why() {
 fn table_and_markdown_formats() {
     let out = compare(&fixture("regressed"), &["--format", "table"]);
     let t = String::from_utf8(out.stdout).expect("utf-8");
-    assert!(t.starts_with("benchmark"), "{t}");
+    assert!(
+        t.starts_with("base → new: 2 regressed, 0 improved, 1 unchanged, 0 inconclusive"),
+        "{t}"
+    );
     let line = t
         .lines()
         .find(|l| l.starts_with("spawn/thread_spawn_join"))
@@ -178,7 +190,12 @@ fn table_and_markdown_formats() {
             && line.ends_with("regressed"),
         "{line}"
     );
-    assert!(t.contains("1 regressed, 1 shifted, 1 unchanged"), "{t}");
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("ratio/fork_vs_thread_spawn")
+                && l.ends_with("regressed (lower is worse)")),
+        "{t}"
+    );
 
     let out = compare(&fixture("regressed"), &["--format", "markdown"]);
     let m = String::from_utf8(out.stdout).expect("utf-8");
@@ -260,7 +277,7 @@ fn per_group_threshold_from_the_profile() {
     );
     assert_eq!(
         verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
-        "shifted"
+        "regressed"
     );
     assert_eq!(out.status.code(), Some(1));
 }
@@ -313,8 +330,8 @@ fn copy_first_round(src: &std::path::Path, dst: &std::path::Path, benches: &[&st
 }
 
 /// A ratio measured in one run scatters from run to run too (fork / thread spawn by ±25 % on
-/// the VM): judged on the first round only, an A/A pair "shifts"; over 5 rounds it does not,
-/// while a thread spawn made 40 % slower in every round still shifts the ratio.
+/// the VM): judged on the first round only, an A/A pair "regresses"; over 5 rounds it does not,
+/// while a thread spawn made 40 % slower in every round still lowers the ratio (regressed).
 #[test]
 fn ratios_are_judged_over_rounds_too() {
     let root =
@@ -352,9 +369,9 @@ fn ratios_are_judged_over_rounds_too() {
     assert_eq!(code, 1, "{v}");
     assert_eq!(
         verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
-        "shifted"
+        "regressed"
     );
-    // The same A/A data, first round only: 8.75 vs 6.67 looks like a shift.
+    // The same A/A data, first round only: 8.75 vs 6.67 looks like a shift (the adverse way).
     let one = root.join("one");
     copy_first_round(
         &aa,
@@ -365,7 +382,7 @@ fn ratios_are_judged_over_rounds_too() {
     assert_eq!(code, 1, "{v}");
     assert_eq!(
         verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
-        "shifted"
+        "regressed"
     );
     std::fs::remove_dir_all(&root).expect("clean up");
 }
@@ -408,4 +425,301 @@ fn rounds_tell_run_to_run_drift_from_a_slowdown() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
     std::fs::remove_dir_all(&root).expect("clean up");
+}
+
+/// The table's rows as (id, verdict word), in the order printed.
+fn table_rows(t: &str) -> Vec<(String, String)> {
+    t.lines()
+        .skip_while(|l| !l.starts_with("---"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("ratios,") && !l.contains("not shown"))
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            assert_eq!(cols.len(), 6, "six columns: {l}");
+            let verdict = cols[5].split(' ').next().expect("a verdict");
+            (cols[0].trim().to_string(), verdict.to_string())
+        })
+        .collect()
+}
+
+fn table(dir: &str, extra: &[&str]) -> String {
+    let out = compare(&fixture(dir), &[&["--format", "table"], extra].concat());
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// The "N verdict" pairs of a summary line.
+fn summary_counts(line: &str) -> Vec<(String, usize)> {
+    let counts = line
+        .split(" (")
+        .next()
+        .expect("counts")
+        .rsplit(": ")
+        .next()
+        .expect("counts");
+    counts
+        .split(", ")
+        .map(|p| {
+            let (n, v) = p
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("`N verdict`: {p}"));
+            (
+                v.to_string(),
+                n.parse().unwrap_or_else(|_| panic!("a count: {p}")),
+            )
+        })
+        .collect()
+}
+
+const ORDER: [&str; 6] = [
+    "regressed",
+    "improved",
+    "inconclusive",
+    "missing",
+    "new",
+    "unchanged",
+];
+
+#[test]
+fn summary_line_comes_first_and_counts_the_rows() {
+    for tree in ["mixed", "regressed", "unchanged", "new_missing", "noisy"] {
+        let t = table(tree, &[]);
+        let first = t.lines().next().expect("a first line");
+        assert!(first.starts_with("base → new: "), "{t}");
+        let counts = summary_counts(first);
+        let rows = table_rows(&t);
+        let listed: Vec<&str> = counts.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(
+            &listed[..4],
+            ["regressed", "improved", "unchanged", "inconclusive"],
+            "the four verdicts always: {first}"
+        );
+        for (v, n) in &counts {
+            let in_table = rows.iter().filter(|(_, r)| r == v).count();
+            assert_eq!(in_table, *n, "{tree}: {v} in the summary vs the rows:\n{t}");
+        }
+        assert_eq!(
+            counts.iter().map(|(_, n)| n).sum::<usize>(),
+            rows.len(),
+            "{tree}: every row counted once:\n{t}"
+        );
+        // JSON says the same.
+        let (_, v) = json(tree);
+        for (verdict, n) in &counts {
+            assert_eq!(v["summary"][verdict], *n, "{tree}: {v}");
+        }
+    }
+    let first = table("mixed", &[]).lines().next().unwrap().to_string();
+    assert_eq!(
+        first,
+        "base → new: 2 regressed, 2 improved, 5 unchanged, 1 inconclusive, 1 new (threshold ±10%)"
+    );
+}
+
+#[test]
+fn rows_are_listed_regressed_then_improved_then_the_rest() {
+    let t = table("mixed", &[]);
+    let rows = table_rows(&t);
+    let rank = |v: &str| ORDER.iter().position(|o| *o == v).expect("a known verdict");
+    let ranks: Vec<usize> = rows.iter().map(|(_, v)| rank(v)).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{t}");
+    let verdicts: Vec<&str> = rows.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(
+        verdicts,
+        [
+            "regressed",
+            "regressed",
+            "improved",
+            "improved",
+            "inconclusive",
+            "new",
+            "unchanged",
+            "unchanged",
+            "unchanged",
+            "unchanged",
+            "unchanged"
+        ],
+        "{t}"
+    );
+    // Text order would have put event_scan_fds/epoll/* first; the regressions lead instead.
+    assert_eq!(rows[0].0, "event_scan_fds/poll/20", "{t}");
+    // Within a verdict, benchmarks before ratios.
+    assert_eq!(rows[2].0, "spawn/thread_spawn_join", "{t}");
+    assert_eq!(rows[3].0, "ratio/fork_vs_thread_spawn", "{t}");
+    // JSON lists its rows in the same order.
+    let (_, v) = json("mixed");
+    let ids: Vec<&str> = v["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let table_ids: Vec<&str> = rows
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|id| !id.starts_with("ratio/"))
+        .collect();
+    assert_eq!(ids, table_ids);
+}
+
+#[test]
+fn parameters_sort_as_numbers() {
+    let t = table("mixed", &[]);
+    let ids: Vec<String> = table_rows(&t).into_iter().map(|(id, _)| id).collect();
+    let pos = |id: &str| {
+        ids.iter()
+            .position(|x| x == id)
+            .unwrap_or_else(|| panic!("{id} listed:\n{t}"))
+    };
+    // Same verdict (unchanged): /5 < /20 < /100, where text order gives /100 < /20 < /5.
+    assert!(
+        pos("event_scan_fds/epoll/5") < pos("event_scan_fds/epoll/20"),
+        "{t}"
+    );
+    assert!(
+        pos("event_scan_fds/epoll/20") < pos("event_scan_fds/epoll/100"),
+        "{t}"
+    );
+    assert!(
+        pos("event_scan_fds/epoll/100") < pos("event_scan_fds/poll/5"),
+        "{t}"
+    );
+    // Same verdict (regressed).
+    assert!(
+        pos("event_scan_fds/poll/20") < pos("event_scan_fds/poll/100"),
+        "{t}"
+    );
+}
+
+#[test]
+fn only_changed_hides_the_unchanged_rows() {
+    let all = table_rows(&table("mixed", &[]));
+    let t = table("mixed", &["--only-changed"]);
+    let rows = table_rows(&t);
+    assert!(rows.iter().all(|(_, v)| v != "unchanged"), "{t}");
+    let changed: Vec<_> = all
+        .iter()
+        .filter(|(_, v)| v != "unchanged")
+        .cloned()
+        .collect();
+    assert_eq!(rows, changed, "the same rows minus the unchanged:\n{t}");
+    assert!(t.contains("5 unchanged not shown (--only-changed)"), "{t}");
+    assert!(
+        t.starts_with("base → new: 2 regressed, 2 improved, 5 unchanged"),
+        "{t}"
+    );
+
+    let out = compare(
+        &fixture("mixed"),
+        &["--format", "markdown", "--only-changed"],
+    );
+    let m = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        !m.contains("<details>") && !m.contains("| unchanged |"),
+        "{m}"
+    );
+    assert!(m.contains("| `event_scan_fds/poll/20` |"), "{m}");
+
+    let out = compare(&fixture("mixed"), &["--format", "json", "--only-changed"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let bench = v["benchmarks"].as_array().unwrap();
+    assert!(bench.iter().all(|r| r["verdict"] != "unchanged"), "{v}");
+    assert_eq!(bench.len(), 5, "{v}");
+    assert_eq!(
+        v["summary"]["unchanged"], 5,
+        "the summary counts all rows: {v}"
+    );
+
+    // Nothing changed: the table says so instead of printing an empty table.
+    let t = table("unchanged", &["--only-changed"]);
+    assert!(table_rows(&t).is_empty(), "{t}");
+    assert!(t.contains("nothing changed beyond the threshold"), "{t}");
+    assert!(t.contains("3 unchanged not shown"), "{t}");
+}
+
+#[test]
+fn markdown_folds_unchanged_rows_into_details() {
+    let out = compare(&fixture("mixed"), &["--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(1));
+    let m = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        m.contains("\n**2 regressed, 2 improved, 5 unchanged, 1 inconclusive, 1 new"),
+        "the summary line, bold when something regressed: {m}"
+    );
+    let (open, close) = (
+        m.find("<details><summary>5 unchanged</summary>")
+            .expect("a details block"),
+        m.find("</details>").expect("closed"),
+    );
+    let is_row = |l: &&str| l.starts_with("| `");
+    let (before, inside) = (&m[..open], &m[open..close]);
+    let outside: Vec<&str> = before.lines().filter(is_row).collect();
+    let folded: Vec<&str> = inside.lines().filter(is_row).collect();
+    assert_eq!(outside.len(), 6, "{m}");
+    assert!(outside.iter().all(|l| !l.ends_with("| unchanged |")), "{m}");
+    assert!(
+        outside[0].starts_with("| `event_scan_fds/poll/20` |"),
+        "{m}"
+    );
+    assert!(outside[0].ends_with("| **regressed** |"), "{m}");
+    assert_eq!(folded.len(), 5, "{m}");
+    assert!(folded.iter().all(|l| l.ends_with("| unchanged |")), "{m}");
+    assert!(folded[0].starts_with("| `event_scan_fds/epoll/5` |"), "{m}");
+    assert!(
+        m[close..].contains("`ratio/fork_vs_thread_spawn` = `spawn/fork_exit_wait` / `spawn/thread_spawn_join`: lower is worse"),
+        "each listed ratio says which way is worse: {m}"
+    );
+    // An A/A tree: nothing outside the fold.
+    let out = compare(&fixture("unchanged"), &["--format", "markdown"]);
+    let m = String::from_utf8(out.stdout).expect("utf-8");
+    let open = m
+        .find("<details><summary>3 unchanged</summary>")
+        .expect("details");
+    assert!(!m[..open].lines().any(|l| l.starts_with("| `")), "{m}");
+    assert!(m.contains("Nothing changed beyond the threshold."), "{m}");
+}
+
+/// mixed: thread spawn 25 % faster raised fork / thread spawn (higher is better), while two
+/// poll points regressed; regressed: thread spawn 30 % slower lowered it (the adverse way).
+#[test]
+fn gate_ratios_fails_only_when_a_ratio_moved_the_adverse_way() {
+    let (code, v) = json("mixed");
+    assert_eq!(code, 1, "benchmarks regressed: {v}");
+    assert_eq!(
+        verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
+        "improved"
+    );
+    let ratio = &v["ratios"][0];
+    assert!(ratio["change"]["point"].as_f64().unwrap() > 0.10, "{ratio}");
+    assert_eq!(ratio["worse"], "lower", "{ratio}");
+    assert!(
+        ratio["claim"].as_str().is_some_and(|c| !c.is_empty()),
+        "{ratio}"
+    );
+
+    let good = compare(&fixture("mixed"), &["--gate", "ratios"]);
+    assert_eq!(
+        good.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&good.stdout)
+    );
+
+    let adverse = compare(&fixture("regressed"), &["--gate", "ratios"]);
+    assert_eq!(adverse.status.code(), Some(1));
+    let (_, v) = json("regressed");
+    let ratio = &v["ratios"][0];
+    assert!(
+        ratio["change"]["point"].as_f64().unwrap() < -0.10,
+        "{ratio}"
+    );
+    assert_eq!(ratio["verdict"], "regressed", "{ratio}");
+
+    // Nothing moved: clean.
+    let unchanged = compare(&fixture("unchanged"), &["--gate", "ratios"]);
+    assert_eq!(unchanged.status.code(), Some(0));
 }

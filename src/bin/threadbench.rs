@@ -39,13 +39,30 @@ enum Cmd {
     Serve(ServeArgs),
     /// Print the process-tree statistics (CPU, RSS, PSS, context switches) of a pid as JSON.
     TreeStats {
-        #[arg(long)]
+        /// Root of the process tree (e.g. the pid of `threadbench serve`); its descendants
+        /// are included.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
         pid: i32,
     },
-    /// Judge criterion's latest run (`new/`) against a saved baseline; exit 1 on a regression,
-    /// 2 on bad input.
+    /// Judge a run against a saved criterion baseline (exit 0 clean, 1 regressed, 2 bad input).
+    ///
+    /// Save a baseline on the old code, measure the new code against it, compare:
+    ///
+    ///   cargo bench -- --save-baseline base       # old code
+    ///   cargo bench -- --baseline base            # new code; its run lands in new/
+    ///   cargo run --release --bin threadbench -- compare --baseline base
+    ///
+    /// The second run must name the baseline (`--baseline-lenient base` if the change adds
+    /// benchmarks): a plain `cargo bench` saves itself as `base` (criterion's default name),
+    /// and the comparison would find the new code on both sides.
+    ///
+    /// Prints one summary line (N regressed, N improved, N unchanged, N inconclusive), then
+    /// regressions, improvements and the rest, IDs in numeric order. A ratio metric (e.g.
+    /// fork / thread spawn, same run) regresses only when it moves in the direction its row
+    /// calls worse.
+    #[command(verbatim_doc_comment)]
     Compare {
-        /// The saved baseline's name (`cargo bench -- --save-baseline <name>`).
+        /// The saved baseline's name (`cargo bench -- --save-baseline base` saves `base`).
         #[arg(long)]
         baseline: String,
         /// The run to judge: criterion's latest (`new`) or a saved name; `<name>@2`, `<name>@3`,
@@ -61,8 +78,13 @@ enum Cmd {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Which verdicts set the exit status: every benchmark and ratio, or ratio metrics only
-        /// (for shared, noisy runners).
+        /// List only rows that did not come out unchanged (the summary still counts all);
+        /// bencher output always lists every value.
+        #[arg(long)]
+        only_changed: bool,
+        /// Which regressions set exit status 1: any benchmark or ratio, or ratio metrics only
+        /// (for shared, noisy runners); a ratio fails only when it moved in its adverse
+        /// direction.
         #[arg(long, value_enum, default_value_t = GateArg::All)]
         gate: GateArg,
     },
@@ -300,15 +322,21 @@ fn run_load(a: LoadArgs) -> Result<()> {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
+    /// Aligned plain text: summary line, then regressed, improved, the rest.
     Table,
+    /// A pull-request comment: unchanged rows folded into <details>.
     Markdown,
+    /// Summary counts and every row's figures and verdict.
     Json,
+    /// Bencher Metric Format (the new run's values, for bencher.dev).
     Bencher,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum GateArg {
+    /// Exit 1 when any benchmark or ratio regressed.
     All,
+    /// Exit 1 only when a ratio metric moved in its adverse direction.
     Ratios,
 }
 
@@ -372,17 +400,15 @@ fn run() -> Result<()> {
             criterion_dir,
             threshold,
             format,
+            only_changed,
             gate,
         } => {
-            let code = compare(
-                &cli.profile,
+            let opts = threadbench::report::compare::RenderOptions {
                 baseline,
                 head,
-                criterion_dir,
-                threshold,
-                format,
-                gate,
-            )?;
+                only_changed,
+            };
+            let code = compare(&cli.profile, opts, criterion_dir, threshold, format, gate)?;
             std::process::exit(code);
         }
     }
@@ -393,8 +419,7 @@ fn run() -> Result<()> {
 /// (exit status 2 from `main`).
 fn compare(
     profile: &Option<String>,
-    baseline: String,
-    head: String,
+    opts: threadbench::report::compare::RenderOptions,
     dir: Option<std::path::PathBuf>,
     threshold: Option<f64>,
     format: Format,
@@ -422,13 +447,13 @@ fn compare(
             .map_or(fixed, |p| p.regression_threshold(group))
     };
     let dir = cmp::criterion_dir(dir);
-    let benches = cmp::load(&dir, &baseline, &head)?;
+    let benches = cmp::load(&dir, &opts.baseline, &opts.head)?;
     let mut rows = cmp::judge_benches(&benches, &threshold_for);
     rows.extend(cmp::judge_ratios(&benches, threshold_for("ratio")));
     let out = match format {
-        Format::Table => cmp::render_table(&rows, &baseline),
-        Format::Markdown => cmp::render_markdown(&rows, &baseline),
-        Format::Json => cmp::render_json(&rows, &baseline, &dir),
+        Format::Table => cmp::render_table(&rows, &opts),
+        Format::Markdown => cmp::render_markdown(&rows, &opts),
+        Format::Json => cmp::render_json(&rows, &opts, &dir),
         Format::Bencher => cmp::render_bmf(&rows),
     };
     use std::io::Write;

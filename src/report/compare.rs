@@ -8,8 +8,21 @@
 //!  median change r = median(new)/median(base) - 1, 95 % bootstrap CI [lo, hi]
 //!  Mann-Whitney U on the per-iteration samples, two-sided p
 //!        ▼
-//!  regressed | improved | unchanged | new | missing     (+ ratio metrics, same rule)
+//!  regressed | improved | unchanged | inconclusive | new | missing   (+ ratio metrics)
+//!        ▼
+//!  one summary line, then regressed → improved → the rest; IDs in natural order (/5 < /20)
 //! ```
+//!
+//! # Usage
+//! ```text
+//! cargo bench -- --save-baseline base     # on the old code: the baseline
+//! cargo bench -- --baseline base          # on the new code: judged into new/, base/ is kept
+//! cargo run --release --bin threadbench -- compare --baseline base
+//!                                         # add --only-changed, --format markdown, --gate ratios
+//! ```
+//! The second run must name the baseline: a plain `cargo bench` saves its run as `base/`
+//! (criterion's default baseline name) and the comparison would see the new code on both sides.
+//! `--baseline-lenient base` instead of `--baseline base` when the change adds benchmarks.
 //!
 //! # The rule, and why
 //! A benchmark is `regressed` only when **both** hold:
@@ -19,8 +32,11 @@
 //! 2. the Mann-Whitney U rank test on the per-iteration samples rejects "same distribution" at
 //!    p < 0.01: robust to the outliers a shared machine produces, with no normality assumption.
 //!
-//! `improved` is the mirror image (`hi < -threshold`, p < 0.01); anything else is `unchanged`.
-//! A point estimate beyond the threshold with noisy samples therefore stays `unchanged`.
+//! `improved` is the mirror image (`hi < -threshold`, p < 0.01). `unchanged` means the data
+//! rule out a change beyond the threshold: the whole interval lies within ±threshold. Anything
+//! else is `inconclusive`: the interval reaches beyond the threshold but the rule did not confirm
+//! a change (a noisy point estimate of +30 %, a tight +9 % ± 3 % next to a 10 % threshold, or a
+//! clear interval whose rank test is not significant). Neither counts for the exit status.
 //! Requiring both keeps the false-alarm rate low when one of them is fooled (the bootstrap by
 //! tiny samples, the rank test by a tiny but consistent shift). Neither can see drift *between*
 //! the two runs (another job started in between): only interleaving runs (scripts/ci-regress.sh)
@@ -31,9 +47,18 @@
 //! switch, poll / epoll at 1000 fds, …) cancel most machine-wide drift. Each is computed for the
 //! baseline and the new run from the same tree and judged with the same rule: the ratio of
 //! medians is bootstrapped over the four sample sets; the rank test is applied to per-sample
-//! ratios (each numerator sample divided by the denominator's median of the same run). A ratio that moves beyond the threshold is `shifted`
-//! — a finding of the suite changed — and counts as a regression for the exit status.
+//! ratios (each numerator sample divided by the denominator's median of the same run).
 //! A ratio is only reported when all four sample sets exist.
+//!
+//! A ratio has a direction: every entry of [`RATIOS`] states which way is worse
+//! ([`Worse`]). The rule: a ratio backs one of the suite's claims (findings.md) that its
+//! numerator costs more than its denominator — a process more than a thread, poll more than
+//! epoll at 1000 fds — so the claim wants it large, and a ratio that falls beyond the threshold
+//! is `regressed` (the finding weakened), one that rises is `improved`. Falling is also what the
+//! failure the suite fears most looks like: overhead of the harness added to both sides
+//! (measuring the harness instead of the kernel) pulls every such ratio toward 1. A ratio the
+//! claims wanted small would say `Worse::Higher`. Only an adverse move sets exit status 1,
+//! with `--gate all` and `--gate ratios` alike.
 //!
 //! # Rounds: the rule when one run is not enough
 //! On a VM whose host changes speed by ±20–35 % from one second to the next, each run's own
@@ -52,12 +77,14 @@
 //!
 //! What it does not do: it does not rerun anything, and it trusts criterion's files.
 
+mod render;
 pub mod stats;
+
+pub use render::{render_bmf, render_json, render_markdown, render_table, RenderOptions, Summary};
 
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// p value below which the rank test calls a change statistically clear.
@@ -140,28 +167,73 @@ pub struct Bench {
     pub criterion_change: Option<stats::Interval>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A row's verdict. For a ratio metric `regressed`/`improved` mean it moved in its adverse/
+/// favourable direction ([`Worse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    // Declared in the order rows are listed: what needs attention first.
     Regressed,
     Improved,
-    Unchanged,
-    Shifted,
-    New,
+    Inconclusive,
     Missing,
+    New,
+    Unchanged,
 }
 
 impl Verdict {
+    /// Every verdict, in the order rows are listed and counted.
+    pub const ALL: [Verdict; 6] = [
+        Verdict::Regressed,
+        Verdict::Improved,
+        Verdict::Inconclusive,
+        Verdict::Missing,
+        Verdict::New,
+        Verdict::Unchanged,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Regressed => "regressed",
             Verdict::Improved => "improved",
+            Verdict::Inconclusive => "inconclusive",
             Verdict::Unchanged => "unchanged",
-            Verdict::Shifted => "shifted",
             Verdict::New => "new",
             Verdict::Missing => "missing",
         }
     }
+}
+
+/// Which way a ratio metric moving is bad news (see the module doc for the rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Worse {
+    /// The claim wants the ratio large: falling is adverse.
+    Lower,
+    /// The claim wants the ratio small: rising is adverse.
+    Higher,
+}
+
+impl Worse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Worse::Lower => "lower",
+            Worse::Higher => "higher",
+        }
+    }
+}
+
+/// A ratio metric: two benchmarks of the same run, and the direction that is worse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RatioMetric {
+    /// Reported as `ratio/<name>` (the row's id, so not repeated in JSON).
+    #[serde(skip)]
+    pub name: &'static str,
+    pub numerator: &'static str,
+    pub denominator: &'static str,
+    pub worse: Worse,
+    /// The claim the ratio backs: why `worse` is the adverse direction.
+    pub claim: &'static str,
 }
 
 /// A judged row: a benchmark or a ratio metric.
@@ -180,46 +252,114 @@ pub struct Row {
     /// Rounds per side the verdict was computed over (1: one run's samples).
     pub rounds: usize,
     pub verdict: Verdict,
+    /// Ratio metrics only: what the ratio is and which way is worse.
+    #[serde(flatten)]
+    pub ratio: Option<RatioMetric>,
 }
 
-/// The ratio metrics: (name, numerator id, denominator id).
-pub const RATIOS: &[(&str, &str, &str)] = &[
-    (
-        "fork_vs_thread_spawn",
-        "spawn/fork_exit_wait",
-        "spawn/thread_spawn_join",
-    ),
-    (
-        "process_vs_thread_switch",
-        "ctx_switch_same_core/pipe_process",
-        "ctx_switch_same_core/pipe_thread",
-    ),
-    (
-        "cross_vs_same_core_switch",
-        "ctx_switch_cross_core/pipe_thread",
-        "ctx_switch_same_core/pipe_thread",
-    ),
-    (
-        "poll_vs_epoll_1000_fds",
-        "event_scan_fds/poll/1000",
-        "event_scan_fds/epoll/1000",
-    ),
-    (
-        "select_vs_epoll_1000_fds",
-        "event_scan_fds/select/1000",
-        "event_scan_fds/epoll/1000",
-    ),
-    (
-        "spinlock_vs_mutex_8_threads",
-        "sync_threads/spinlock_ttas/8",
-        "sync_threads/std_mutex/8",
-    ),
-    (
-        "mp_vs_sped_server_conns_64",
-        "server_conns/mp/64",
-        "server_conns/sped/64",
-    ),
+/// The ratio metrics. Every one backs a claim that the numerator costs more than the
+/// denominator, so every one is worse lower (see the module doc).
+pub const RATIOS: &[RatioMetric] = &[
+    RatioMetric {
+        name: "fork_vs_thread_spawn",
+        numerator: "spawn/fork_exit_wait",
+        denominator: "spawn/thread_spawn_join",
+        worse: Worse::Lower,
+        claim: "creating a process costs more than creating a thread",
+    },
+    RatioMetric {
+        name: "process_vs_thread_switch",
+        numerator: "ctx_switch_same_core/pipe_process",
+        denominator: "ctx_switch_same_core/pipe_thread",
+        worse: Worse::Lower,
+        claim: "a process switch costs more than a thread switch",
+    },
+    RatioMetric {
+        name: "cross_vs_same_core_switch",
+        numerator: "ctx_switch_cross_core/pipe_thread",
+        denominator: "ctx_switch_same_core/pipe_thread",
+        worse: Worse::Lower,
+        claim: "a wake-up on another core costs more than a switch on one core",
+    },
+    RatioMetric {
+        name: "poll_vs_epoll_1000_fds",
+        numerator: "event_scan_fds/poll/1000",
+        denominator: "event_scan_fds/epoll/1000",
+        worse: Worse::Lower,
+        claim: "poll scans every descriptor, epoll only the ready ones",
+    },
+    RatioMetric {
+        name: "select_vs_epoll_1000_fds",
+        numerator: "event_scan_fds/select/1000",
+        denominator: "event_scan_fds/epoll/1000",
+        worse: Worse::Lower,
+        claim: "select scans every descriptor, epoll only the ready ones",
+    },
+    RatioMetric {
+        name: "spinlock_vs_mutex_8_threads",
+        numerator: "sync_threads/spinlock_ttas/8",
+        denominator: "sync_threads/std_mutex/8",
+        worse: Worse::Lower,
+        claim: "with more threads than cores a spinlock loses to a sleeping mutex",
+    },
+    RatioMetric {
+        name: "mp_vs_sped_server_conns_64",
+        numerator: "server_conns/mp/64",
+        denominator: "server_conns/sped/64",
+        worse: Worse::Lower,
+        claim: "a request costs a multi-process server more than an event-driven one (Flash)",
+    },
 ];
+
+/// Orders benchmark IDs as people read them: digit runs compare as numbers, so
+/// `event_scan_fds/poll/5` < `/20` < `/100` (text order puts `/100` first); everything else
+/// compares as text. Parameters are bare integers (DESIGN.md §3), so no decimal points.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> impl Iterator<Item = &str> {
+        let mut rest = s;
+        std::iter::from_fn(move || {
+            let first = rest.chars().next()?;
+            let digit = first.is_ascii_digit();
+            let end = rest
+                .find(|c: char| c.is_ascii_digit() != digit)
+                .unwrap_or(rest.len());
+            let (chunk, tail) = rest.split_at(end);
+            rest = tail;
+            Some(chunk)
+        })
+    }
+    let (mut x, mut y) = (chunks(a), chunks(b));
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(p), Some(q)) => {
+                let both_digits =
+                    p.as_bytes()[0].is_ascii_digit() && q.as_bytes()[0].is_ascii_digit();
+                let ord = if both_digits {
+                    // No parse: any length of digits compares without overflow.
+                    let (p, q) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+                    p.len().cmp(&q.len()).then_with(|| p.cmp(q))
+                } else {
+                    p.cmp(q)
+                };
+                if ord.is_ne() {
+                    return ord;
+                }
+            }
+        }
+    }
+}
+
+/// The order rows are listed in: by verdict (regressed, improved, inconclusive, missing, new,
+/// unchanged), benchmarks before ratios, then by ID in [`natural_cmp`] order.
+pub fn row_order(a: &Row, b: &Row) -> std::cmp::Ordering {
+    a.verdict
+        .cmp(&b.verdict)
+        .then_with(|| (a.kind == "ratio").cmp(&(b.kind == "ratio")))
+        .then_with(|| natural_cmp(&a.id, &b.id))
+}
 
 /// The criterion tree to read: `--criterion-dir`, else `$CRITERION_HOME`, else
 /// `$CARGO_TARGET_DIR/criterion`, else `target/criterion`.
@@ -430,12 +570,14 @@ pub fn load(root: &Path, baseline: &str, head: &str) -> Result<Vec<Bench>, Input
             criterion_change,
         });
     }
-    benches.sort_by(|a, b| a.id.cmp(&b.id));
+    benches.sort_by(|a, b| natural_cmp(&a.id, &b.id));
     Ok(benches)
 }
 
 /// One run per side: the whole interval beyond the threshold; with rounds: the point estimate
 /// (the interval over a few rounds is too wide to ask more of it). Both need p < ALPHA.
+/// `Regressed` means the value rose, `Improved` that it fell; `Unchanged` that it stayed within
+/// ±threshold (interval, or point with rounds); anything else is `Inconclusive`.
 fn judge(change: &stats::Interval, p: f64, threshold: f64, rounds: usize) -> Verdict {
     let (lo, hi) = if rounds >= MIN_ROUNDS {
         (change.point, change.point)
@@ -446,8 +588,10 @@ fn judge(change: &stats::Interval, p: f64, threshold: f64, rounds: usize) -> Ver
         Verdict::Regressed
     } else if hi < -threshold && p < ALPHA {
         Verdict::Improved
-    } else {
+    } else if lo >= -threshold && hi <= threshold {
         Verdict::Unchanged
+    } else {
+        Verdict::Inconclusive
     }
 }
 
@@ -469,6 +613,7 @@ pub fn judge_benches(benches: &[Bench], threshold_for: &dyn Fn(&str) -> f64) -> 
                 threshold,
                 rounds: 1,
                 verdict: Verdict::Unchanged,
+                ratio: None,
             };
             match (&b.base, &b.new) {
                 (Some(base), Some(new)) => {
@@ -497,14 +642,20 @@ pub fn judge_benches(benches: &[Bench], threshold_for: &dyn Fn(&str) -> f64) -> 
         .collect()
 }
 
-/// The ratio metrics whose four sample sets exist, judged like benchmarks; a significant move
-/// beyond the threshold in either direction is `shifted`. With [`MIN_ROUNDS`] rounds of both
+/// The ratio metrics whose four sample sets exist, judged like benchmarks; a move beyond the
+/// threshold in the ratio's [`Worse`] direction is `regressed`, in the other `improved`. With [`MIN_ROUNDS`] rounds of both
 /// benchmarks on both sides a ratio is judged over its per-round ratios (numerator's median over
 /// denominator's median of the same round), like a benchmark over its round medians.
 pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
+    judge_ratio_metrics(benches, threshold, RATIOS)
+}
+
+/// [`judge_ratios`] over any list of ratio metrics.
+pub fn judge_ratio_metrics(benches: &[Bench], threshold: f64, metrics: &[RatioMetric]) -> Vec<Row> {
     let by_id: BTreeMap<&str, &Bench> = benches.iter().map(|b| (b.id.as_str(), b)).collect();
     let mut rows = Vec::new();
-    for (name, num, den) in RATIOS {
+    for metric in metrics {
+        let (name, num, den) = (metric.name, metric.numerator, metric.denominator);
         let (Some(n), Some(d)) = (by_id.get(num), by_id.get(den)) else {
             continue;
         };
@@ -552,9 +703,15 @@ pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
                 1,
             )
         };
-        let verdict = match judge(&change, p, threshold, rounds) {
-            Verdict::Unchanged => Verdict::Unchanged,
-            _ => Verdict::Shifted,
+        // judge() speaks of a rising (`Regressed`) or falling (`Improved`) value.
+        let verdict = match (judge(&change, p, threshold, rounds), metric.worse) {
+            (Verdict::Regressed, Worse::Lower) | (Verdict::Improved, Worse::Higher) => {
+                Verdict::Improved
+            }
+            (Verdict::Regressed, Worse::Higher) | (Verdict::Improved, Worse::Lower) => {
+                Verdict::Regressed
+            }
+            (v, _) => v,
         };
         rows.push(Row {
             id: format!("ratio/{name}"),
@@ -568,6 +725,7 @@ pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
             threshold,
             rounds,
             verdict,
+            ratio: Some(*metric),
         });
     }
     rows
@@ -580,185 +738,163 @@ pub enum Gate {
     Ratios,
 }
 
-/// True when a gated row regressed (or, for ratios, shifted).
+/// True when a gated row regressed: any benchmark or ratio ([`Gate::All`]), or a ratio that
+/// moved in its adverse direction ([`Gate::Ratios`]). Improvements and inconclusive rows never
+/// fail the gate.
 pub fn any_regressed(rows: &[Row], gate: Gate) -> bool {
-    rows.iter().any(|r| match r.verdict {
-        Verdict::Regressed => gate == Gate::All,
-        Verdict::Shifted => true,
-        _ => false,
-    })
+    rows.iter()
+        .any(|r| r.verdict == Verdict::Regressed && (gate == Gate::All || r.kind == "ratio"))
 }
 
-fn fmt_value(v: Option<f64>, unit: &str) -> String {
-    match v {
-        None => "-".to_string(),
-        Some(x) if unit == "ratio" => format!("{x:.3}"),
-        Some(ns) if ns >= 1e9 => format!("{:.3} s", ns / 1e9),
-        Some(ns) if ns >= 1e6 => format!("{:.3} ms", ns / 1e6),
-        Some(ns) if ns >= 1e3 => format!("{:.3} µs", ns / 1e3),
-        Some(ns) => format!("{ns:.1} ns"),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
 
-fn fmt_change(c: Option<stats::Interval>) -> String {
-    match c {
-        None => "-".to_string(),
-        Some(c) => format!(
-            "{:+.1}% [{:+.1}%, {:+.1}%]",
-            c.point * 100.0,
-            c.lower * 100.0,
-            c.upper * 100.0
-        ),
-    }
-}
-
-fn fmt_p(p: Option<f64>) -> String {
-    p.map(|p| {
-        if p < 1e-4 {
-            "<0.0001".to_string()
-        } else {
-            format!("{p:.4}")
-        }
-    })
-    .unwrap_or_else(|| "-".into())
-}
-
-fn counts(rows: &[Row]) -> BTreeMap<&'static str, usize> {
-    let mut m = BTreeMap::new();
-    for r in rows {
-        *m.entry(r.verdict.as_str()).or_insert(0) += 1;
-    }
-    m
-}
-
-fn summary_line(rows: &[Row]) -> String {
-    let mut line = counts(rows)
-        .iter()
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if let Some(r) = rows.iter().map(|r| r.rounds).max().filter(|&r| r > 1) {
-        let _ = write!(line, " (judged over up to {r} rounds per side)");
-    }
-    line
-}
-
-/// Plain-text table in the spirit of critcmp.
-pub fn render_table(rows: &[Row], baseline: &str) -> String {
-    let head = [
-        "benchmark",
-        baseline,
-        "new",
-        "change [95% CI]",
-        "p",
-        "verdict",
-    ];
-    let cells: Vec<[String; 6]> = rows
-        .iter()
-        .map(|r| {
+    #[test]
+    fn natural_order_sorts_parameters_as_numbers() {
+        let mut ids = vec![
+            "event_scan_fds/poll/100",
+            "event_scan_fds/poll/20",
+            "event_scan_fds/epoll/5",
+            "event_scan_fds/poll/5",
+            "event_scan_fds/poll/1000",
+            "event_scan_active/epoll/5",
+            "spawn_rss/fork_exit_wait/64",
+            "spawn/fork_exit_wait",
+        ];
+        ids.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            ids,
             [
-                r.id.clone(),
-                fmt_value(r.base, r.unit),
-                fmt_value(r.new, r.unit),
-                fmt_change(r.change),
-                fmt_p(r.p_value),
-                r.verdict.as_str().to_string(),
+                "event_scan_active/epoll/5",
+                "event_scan_fds/epoll/5",
+                "event_scan_fds/poll/5",
+                "event_scan_fds/poll/20",
+                "event_scan_fds/poll/100",
+                "event_scan_fds/poll/1000",
+                "spawn/fork_exit_wait",
+                "spawn_rss/fork_exit_wait/64",
             ]
-        })
-        .collect();
-    let mut w = head.map(|h| h.chars().count());
-    for c in &cells {
-        for (i, s) in c.iter().enumerate() {
-            w[i] = w[i].max(s.chars().count());
+        );
+        assert_eq!(natural_cmp("g/f/007", "g/f/7"), "g/f/007".cmp("g/f/7"));
+        assert_eq!(natural_cmp("a", "a"), Ordering::Equal);
+        assert_eq!(
+            natural_cmp(
+                "g/f/99999999999999999999999",
+                "g/f/100000000000000000000000"
+            ),
+            Ordering::Less
+        );
+    }
+
+    #[test]
+    fn judge_tells_unchanged_from_inconclusive() {
+        let iv = |point, lower, upper| stats::Interval {
+            point,
+            lower,
+            upper,
+        };
+        assert_eq!(judge(&iv(0.3, 0.2, 0.4), 0.001, 0.1, 1), Verdict::Regressed);
+        assert_eq!(
+            judge(&iv(-0.3, -0.4, -0.2), 0.001, 0.1, 1),
+            Verdict::Improved
+        );
+        assert_eq!(
+            judge(&iv(0.01, -0.02, 0.04), 0.5, 0.1, 1),
+            Verdict::Unchanged
+        );
+        // Tiny but consistent: significant, yet within the threshold.
+        assert_eq!(
+            judge(&iv(0.01, 0.0, 0.02), 0.001, 0.1, 1),
+            Verdict::Unchanged
+        );
+        // The interval reaches beyond the threshold without confirming a change.
+        assert_eq!(
+            judge(&iv(0.3, -0.2, 0.8), 0.2, 0.1, 1),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            judge(&iv(0.09, 0.06, 0.12), 0.001, 0.1, 1),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            judge(&iv(0.3, 0.2, 0.4), 0.05, 0.1, 1),
+            Verdict::Inconclusive
+        );
+        // With rounds only the point counts.
+        assert_eq!(judge(&iv(0.05, -0.3, 0.4), 0.5, 0.1, 5), Verdict::Unchanged);
+        assert_eq!(
+            judge(&iv(0.2, -0.3, 0.4), 0.2, 0.1, 5),
+            Verdict::Inconclusive
+        );
+    }
+
+    fn bench(id: &str, base: f64, new: f64) -> Bench {
+        // Ten tight samples around the value.
+        let run = |v: f64| {
+            let per_iter: Vec<f64> = (0..10).map(|k| v * (1.0 + 0.001 * k as f64)).collect();
+            let m = stats::median(&per_iter);
+            Run {
+                per_iter,
+                median: stats::Interval {
+                    point: m,
+                    lower: m,
+                    upper: m,
+                },
+            }
+        };
+        Bench {
+            id: id.into(),
+            group: "g".into(),
+            base: Some(run(base)),
+            new: Some(run(new)),
+            base_rounds: vec![base],
+            new_rounds: vec![new],
+            criterion_change: None,
         }
     }
-    let line = |c: &[String]| {
-        c.iter()
-            .enumerate()
-            .map(|(i, s)| format!("{s}{}", " ".repeat(w[i] - s.chars().count())))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let mut out = String::new();
-    let _ = writeln!(out, "{}", line(&head.map(String::from)).trim_end());
-    let _ = writeln!(
-        out,
-        "{}",
-        w.iter()
-            .map(|n| "-".repeat(*n))
-            .collect::<Vec<_>>()
-            .join("  ")
-    );
-    for c in &cells {
-        let _ = writeln!(out, "{}", line(c).trim_end());
-    }
-    let _ = writeln!(out, "\n{}", summary_line(rows));
-    out
-}
 
-/// Markdown for a pull-request comment.
-pub fn render_markdown(rows: &[Row], baseline: &str) -> String {
-    let mut out = String::from("### threadbench: regression check\n\n");
-    let _ = writeln!(
-        out,
-        "| benchmark | {baseline} | new | change [95% CI] | p | verdict |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|");
-    for r in rows {
-        let v = match r.verdict {
-            Verdict::Regressed | Verdict::Shifted => format!("**{}**", r.verdict.as_str()),
-            v => v.as_str().to_string(),
+    #[test]
+    fn a_ratio_regresses_only_in_its_worse_direction() {
+        let metric = |worse| RatioMetric {
+            name: "a_vs_b",
+            numerator: "g/a",
+            denominator: "g/b",
+            worse,
+            claim: "test",
         };
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} | {} | {} | {} |",
-            r.id,
-            fmt_value(r.base, r.unit),
-            fmt_value(r.new, r.unit),
-            fmt_change(r.change),
-            fmt_p(r.p_value),
-            v
-        );
+        // a/b rises from 2 to 3.
+        let rising = [bench("g/a", 200.0, 300.0), bench("g/b", 100.0, 100.0)];
+        // a/b falls from 2 to 1.5.
+        let falling = [bench("g/a", 200.0, 150.0), bench("g/b", 100.0, 100.0)];
+        let one = |benches: &[Bench], worse| {
+            let rows = judge_ratio_metrics(benches, 0.1, &[metric(worse)]);
+            assert_eq!(rows.len(), 1);
+            (rows[0].verdict, any_regressed(&rows, Gate::Ratios))
+        };
+        assert_eq!(one(&rising, Worse::Lower), (Verdict::Improved, false));
+        assert_eq!(one(&rising, Worse::Higher), (Verdict::Regressed, true));
+        assert_eq!(one(&falling, Worse::Lower), (Verdict::Regressed, true));
+        assert_eq!(one(&falling, Worse::Higher), (Verdict::Improved, false));
+        let flat = [bench("g/a", 200.0, 201.0), bench("g/b", 100.0, 100.0)];
+        assert_eq!(one(&flat, Worse::Lower), (Verdict::Unchanged, false));
     }
-    let _ = writeln!(
-        out,
-        "\n{}. Rule: regressed when the 95 % CI of the median's change lies beyond the threshold and Mann-Whitney p < {ALPHA} (with ≥ {MIN_ROUNDS} rounds per side: the median over rounds beyond the threshold and Mann-Whitney over the rounds' medians p < {ALPHA}).",
-        summary_line(rows)
-    );
-    out
-}
 
-/// Machine-readable report.
-pub fn render_json(rows: &[Row], baseline: &str, dir: &Path) -> String {
-    let doc = serde_json::json!({
-        "baseline": baseline,
-        "criterion_dir": dir.display().to_string(),
-        "rule": format!("regressed: 95% bootstrap CI of the median's relative change above the threshold AND Mann-Whitney U p < {ALPHA}; with >= {MIN_ROUNDS} rounds per side: median over rounds above the threshold AND Mann-Whitney U over the rounds' medians p < {ALPHA}"),
-        "summary": counts(rows),
-        "benchmarks": rows.iter().filter(|r| r.kind == "benchmark").collect::<Vec<_>>(),
-        "ratios": rows.iter().filter(|r| r.kind == "ratio").collect::<Vec<_>>(),
-    });
-    serde_json::to_string_pretty(&doc).expect("a JSON value serialises")
-}
-
-/// Bencher Metric Format: `{ id: { measure: { value, lower_value, upper_value } } }` for the new
-/// run; benchmarks absent from it (`missing`) are left out.
-pub fn render_bmf(rows: &[Row]) -> String {
-    let mut doc = serde_json::Map::new();
-    for r in rows {
-        let (Some(v), Some(iv)) = (r.new, r.new_interval) else {
-            continue;
-        };
-        let measure = if r.kind == "ratio" {
-            "ratio"
-        } else {
-            "latency"
-        };
-        let (lo, hi) = (iv.lower, iv.upper);
-        doc.insert(
-            r.id.clone(),
-            serde_json::json!({ measure: { "value": v, "lower_value": lo.min(v), "upper_value": hi.max(v) } }),
-        );
+    #[test]
+    fn gate_all_counts_benchmarks_gate_ratios_only_ratios() {
+        let benches = [bench("g/a", 100.0, 150.0), bench("g/b", 100.0, 150.0)];
+        let rows = judge_benches(&benches, &|_| 0.1);
+        assert!(rows.iter().all(|r| r.verdict == Verdict::Regressed));
+        assert!(any_regressed(&rows, Gate::All));
+        assert!(!any_regressed(&rows, Gate::Ratios));
     }
-    serde_json::to_string_pretty(&Value::Object(doc)).expect("a JSON value serialises")
+
+    #[test]
+    fn every_ratio_states_its_adverse_direction_and_claim() {
+        for m in RATIOS {
+            assert!(!m.claim.is_empty(), "{}", m.name);
+            assert_ne!(m.numerator, m.denominator, "{}", m.name);
+        }
+    }
 }
