@@ -5,10 +5,9 @@
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
-use std::time::SystemTime;
 use threadbench::blocks::ctx_switch::{switch_costs, PeerConfig, PingPong, Switch};
 use threadbench::harness::Suite;
-use threadbench::report::estimates::median_ns;
+use threadbench::report::results::{SideRecord, CTX_SWITCH_JSON};
 
 fn bench(group: &mut BenchmarkGroup<'_, WallTime>, id: BenchmarkId, s: Switch, cfg: PeerConfig) {
     let mut pair: Option<PingPong> = None;
@@ -21,7 +20,6 @@ fn bench(group: &mut BenchmarkGroup<'_, WallTime>, id: BenchmarkId, s: Switch, c
 
 fn main() {
     let suite = Suite::start();
-    let started = SystemTime::now();
     let mut c = suite.criterion();
     suite.pin_to_bench_core();
     let core_a = suite.bench_core();
@@ -77,22 +75,20 @@ fn main() {
     }
     group.finish();
 
-    if suite.test_mode {
-        eprintln!("ctx_switch: per-switch summary needs benchmark mode (criterion's estimates)");
-    } else {
-        report_switch_costs(started);
+    if suite.measuring() {
+        report_switch_costs(&suite);
     }
     suite.finish(c);
 }
 
 /// Prints per-switch costs (round trip / 2, and minus pipe_self as lmbench does) from the
-/// medians criterion wrote in this run, and writes them to target/threadbench/ctx_switch.json.
-fn report_switch_costs(started: SystemTime) {
-    let mut out = serde_json::Map::new();
+/// medians criterion wrote in this run, and merges them into target/threadbench/ctx_switch.json.
+fn report_switch_costs(suite: &Suite) {
+    let mut records = Vec::new();
     for group in ["ctx_switch_same_core", "ctx_switch_cross_core"] {
         let medians: Vec<(Switch, f64)> = Switch::ALL
             .iter()
-            .filter_map(|&s| median_ns(&format!("{group}/{}", s.name()), started).map(|m| (s, m)))
+            .filter_map(|&s| suite.median_ns(&format!("{group}/{}", s.name())).map(|m| (s, m)))
             .collect();
         if medians.is_empty() {
             continue;
@@ -119,15 +115,11 @@ fn report_switch_costs(started: SystemTime) {
                     .map_or("n/a".into(), |v| format!("{v:.0}"))
             );
         }
-        out.insert(
-            group.into(),
+        records.push(SideRecord::new(
+            group,
+            group,
             serde_json::json!({ "syscall_ns": syscall, "pipe_self_ns": pipe_self, "costs": costs }),
-        );
+        ));
     }
-    if let Ok(dir) = threadbench::report::output_dir() {
-        let _ = std::fs::write(
-            dir.join("ctx_switch.json"),
-            serde_json::to_string_pretty(&out).unwrap_or_default(),
-        );
-    }
+    suite.save(CTX_SWITCH_JSON, records);
 }

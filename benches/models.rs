@@ -1,6 +1,6 @@
 //! Groups `models_toyshop`, `latency_hiding`, `matmul`: the lecture's threading-model
-//! exercises, run for real (see `threadbench::blocks::models`). Ends by writing
-//! `target/threadbench/models.json` and regenerating `target/threadbench/findings.md`.
+//! exercises, run for real (see `threadbench::blocks::models`). Ends by merging the figures
+//! it measured into `target/threadbench/models.json` (the report and findings follow).
 
 use criterion::{BenchmarkId, SamplingMode, Throughput};
 use std::collections::BTreeMap;
@@ -10,7 +10,8 @@ use threadbench::blocks::models::{
     ShopModel, Split, WorkMode,
 };
 use threadbench::harness::Suite;
-use threadbench::report::findings::{ModelsFile, ToyshopFigures};
+use threadbench::report::findings::ToyshopFigures;
+use threadbench::report::results::{bench_id, SideRecord, MODELS_JSON};
 
 /// Median of a few values.
 fn median(mut v: Vec<f64>) -> f64 {
@@ -49,9 +50,13 @@ fn main() {
         });
     }
     group.finish();
-    // The figures in units: median of a few runs outside criterion's timing.
+    // The figures in units: median of a few runs outside criterion's timing, for the models
+    // this run measures.
     let mut toy = BTreeMap::new();
-    for model in ShopModel::ALL {
+    for model in ShopModel::ALL
+        .into_iter()
+        .filter(|m| suite.measures(&bench_id("models_toyshop", m.name(), None)))
+    {
         let runs: Vec<_> = (0..5)
             .map(|_| toyshop(model, unit, mode).expect("toy shop"))
             .collect();
@@ -128,49 +133,40 @@ fn main() {
         }
     }
     group.finish();
-    let idle_sweep = suite.sweep("latency_hiding");
-    let suite_test_mode = suite.test_mode;
-    suite.finish(c);
-
-    // --- models.json and the findings page, from what criterion saved
-    let dir = threadbench::report::output_dir().expect("target/threadbench");
-    let results = threadbench::report::findings::Results::load(
-        &threadbench::report::findings::criterion_dir(),
-        &dir,
-    )
-    .expect("read results");
-    let series = |f: &str| -> Vec<(u64, f64)> {
-        idle_sweep
-            .iter()
-            .copied()
-            .filter_map(|p| Some((p, *results.medians.get(&format!("latency_hiding/{f}/{p}"))?)))
-            .collect()
-    };
-    let (blocking, threads) = (series("blocking"), series("threads"));
-    let points: Vec<(u64, f64, f64)> = blocking
-        .iter()
-        .zip(&threads)
-        .map(|(b, t)| (b.0, b.1, t.1))
+    let mut records: Vec<SideRecord> = toy
+        .into_iter()
+        .map(|(model, fig)| {
+            SideRecord::new(
+                "models_toyshop",
+                &format!("models_toyshop/{model}"),
+                serde_json::to_value(fig).expect("toy shop figures"),
+            )
+        })
         .collect();
-    let models = ModelsFile {
-        cores: Some(cores),
-        toyshop: toy,
-        ctx_switch_ns: Some(ctx.as_secs_f64() * 1e9),
-        crossover_idle_us: crossover(&points, threadbench::report::findings::NOISE),
-    };
-    eprintln!(
-        "latency_hiding: crossover {:?} (2 · t_ctx = {:.2} µs)",
-        models.crossover_idle_us,
-        2.0 * ctx.as_secs_f64() * 1e6
-    );
-    // Test mode (a tiny unit, one unmeasured pass) must not overwrite a real run's figures.
-    if !suite_test_mode {
-        std::fs::write(
-            dir.join("models.json"),
-            serde_json::to_string_pretty(&models).expect("serialise models.json"),
-        )
-        .expect("write models.json");
+
+    // --- the latency-hiding crossover, from the medians criterion just wrote
+    let median = |f: &str, p: u64| suite.median_ns(&bench_id("latency_hiding", f, Some(p)));
+    let points: Vec<(u64, f64, f64)> = suite
+        .sweep("latency_hiding")
+        .into_iter()
+        .filter_map(|p| Some((p, median("blocking", p)?, median("threads", p)?)))
+        .collect();
+    if !points.is_empty() {
+        let crossover = crossover(&points, threadbench::report::findings::NOISE);
+        eprintln!(
+            "latency_hiding: crossover {crossover:?} (2 · t_ctx = {:.2} µs)",
+            2.0 * ctx.as_secs_f64() * 1e6
+        );
+        records.push(SideRecord::new(
+            "latency_hiding",
+            "latency_hiding",
+            serde_json::json!({
+                "cores": cores,
+                "ctx_switch_ns": ctx.as_secs_f64() * 1e9,
+                "crossover_idle_us": crossover,
+            }),
+        ));
     }
-    let path = threadbench::report::findings::write_findings().expect("write findings.md");
-    eprintln!("threadbench: findings in {}", path.display());
+    suite.save(MODELS_JSON, records);
+    suite.finish(c);
 }

@@ -13,6 +13,7 @@ use threadbench::harness::Suite;
 use threadbench::load::e2e::{self, ServerProcess, SideMetrics, MODELS};
 use threadbench::load::workload::{self, Workload};
 use threadbench::load::ConnMode;
+use threadbench::report::results::{bench_id, SERVER_JSON};
 
 const EXE: &str = env!("CARGO_BIN_EXE_threadbench");
 
@@ -22,21 +23,41 @@ fn server_exe() -> std::path::PathBuf {
     std::env::var_os("THREADBENCH_SERVER_EXE").map_or_else(|| EXE.into(), Into::into)
 }
 
+/// One point of a server group: which workload, how it is loaded.
+struct Point<'w> {
+    group: &'static str,
+    param: Option<u64>,
+    workload: &'w Workload,
+    conns: usize,
+    mode: ConnMode,
+    /// Evict the set before each batch and bound the server's mapped-file cache.
+    disk: bool,
+}
+
+impl Point<'_> {
+    fn id(&self, model: &str) -> String {
+        bench_id(self.group, model, self.param)
+    }
+}
+
+/// The models of `group` (at `param`) this run measures; the rest start no server.
+fn selected(suite: &Suite, group: &str, param: Option<u64>) -> Vec<&'static str> {
+    MODELS
+        .into_iter()
+        .filter(|m| suite.measures(&bench_id(group, m, param)))
+        .collect()
+}
+
 /// One (group, model, param) benchmark against a server started for it.
-#[allow(clippy::too_many_arguments)]
 fn bench_one(
     suite: &Suite,
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    group_name: &str,
     model: &str,
-    param: Option<u64>,
-    w: &Workload,
-    conns: usize,
-    mode: ConnMode,
-    disk: bool,
+    pt: &Point<'_>,
 ) {
+    let w = pt.workload;
     let mut cfg = suite.profile.server.clone();
-    if disk {
+    if pt.disk {
         let set: u64 = w.files.iter().map(|f| f.size).sum();
         // The same mapped bytes in every model: mp's processes each keep their own cache.
         let owners = if model == "mp" {
@@ -54,15 +75,15 @@ fn bench_one(
         &cfg,
     )
     .expect("start threadbench serve");
-    let spec = e2e::spec_for(server.addr, w, conns, mode, &suite.plan.client);
+    let spec = e2e::spec_for(server.addr, w, pt.conns, pt.mode, &suite.plan.client);
     let mut side = SideMetrics::start(server.pid());
-    let id = match param {
+    let id = match pt.param {
         Some(p) => BenchmarkId::new(model, p),
         None => BenchmarkId::from_parameter(model),
     };
     group.bench_function(id, |b| {
         b.iter_custom(|iters| {
-            let o = if disk {
+            let o = if pt.disk {
                 e2e::run_disk_requests(&spec, w, iters, &mut side)
             } else {
                 e2e::run_requests(&spec, iters, &mut side)
@@ -70,35 +91,57 @@ fn bench_one(
             o.expect("load run").checked(iters)
         })
     });
-    if side.requests() == 0 {
-        // Filtered out on the command line: nothing measured, nothing to record.
-        server.stop().expect("stop server");
-        return;
-    }
-    let rec = side
-        .save(group_name, model, param)
-        .expect("write server.json");
-    if rec.client_bound {
-        eprintln!(
-            "threadbench: {group_name}/{model}: client-bound (client CPU {:.0} %)",
-            rec.client_cpu_util * 100.0
-        );
-    }
     let clean = server.stop().expect("stop server");
     if !clean {
         eprintln!(
-            "threadbench: {group_name}/{model}: server did not exit cleanly on SIGTERM (killed)"
+            "threadbench: {}: server did not exit cleanly on SIGTERM (killed)",
+            pt.id(model)
         );
+    }
+    if side.requests() == 0 {
+        return;
+    }
+    let rec = side.finish(
+        pt.group,
+        model,
+        pt.param,
+        suite.profile.report.client_bound_util,
+    );
+    if rec.client_bound {
+        eprintln!(
+            "threadbench: {}: client-bound (client CPU {:.0} %)",
+            pt.id(model),
+            rec.client_cpu_util * 100.0
+        );
+    }
+    suite.save(SERVER_JSON, vec![rec]);
+}
+
+/// Every selected model at one point of a group.
+fn bench_point(
+    suite: &Suite,
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    models: &[&str],
+    pt: &Point<'_>,
+) {
+    for model in models {
+        bench_one(suite, group, model, pt);
     }
 }
 
 fn main() {
     let suite = Suite::start();
     let mut c = suite.criterion();
+    if suite.test_mode {
+        // Test mode runs each benchmark once, unmeasured: it would start a server per model
+        // and record nothing. tests/e2e.rs and tests/server_models.rs cover the servers.
+        eprintln!("threadbench: test mode: the server benches start no server (see tests/e2e.rs)");
+        suite.finish(c);
+        return;
+    }
     if !e2e::serve_available(&server_exe()) {
         eprintln!(
-            "threadbench: SKIPPING the server benches: `{} serve` is not available in this build \
-             (the servers issue is not merged yet)",
+            "threadbench: SKIPPING the server benches: `{} serve` is not available",
             server_exe().display()
         );
         suite.finish(c);
@@ -111,21 +154,21 @@ fn main() {
     let mut group = suite.group(&mut c, name);
     group.sampling_mode(SamplingMode::Flat);
     for size in suite.sweep(name) {
+        let models = selected(&suite, name, Some(size));
+        if models.is_empty() {
+            continue;
+        }
         let w = workload::single(size).expect("generate file");
         group.throughput(Throughput::Bytes(size));
-        for model in MODELS {
-            bench_one(
-                &suite,
-                &mut group,
-                name,
-                model,
-                Some(size),
-                &w,
-                conns,
-                ConnMode::Close,
-                false,
-            );
-        }
+        let pt = Point {
+            group: name,
+            param: Some(size),
+            workload: &w,
+            conns,
+            mode: ConnMode::Close,
+            disk: false,
+        };
+        bench_point(&suite, &mut group, &models, &pt);
     }
     group.finish();
 
@@ -133,20 +176,19 @@ fn main() {
     let mut group = suite.group(&mut c, name);
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Bytes(1024));
-    let w = workload::single(1024).expect("generate file");
-    for n in suite.sweep(name) {
-        for model in MODELS {
-            bench_one(
-                &suite,
-                &mut group,
-                name,
-                model,
-                Some(n),
-                &w,
-                n as usize,
-                ConnMode::KeepAlive,
-                false,
-            );
+    let sweep = suite.sweep(name);
+    if sweep.iter().any(|&n| !selected(&suite, name, Some(n)).is_empty()) {
+        let w = workload::single(1024).expect("generate file");
+        for n in sweep {
+            let pt = Point {
+                group: name,
+                param: Some(n),
+                workload: &w,
+                conns: n as usize,
+                mode: ConnMode::KeepAlive,
+                disk: false,
+            };
+            bench_point(&suite, &mut group, &selected(&suite, name, Some(n)), &pt);
         }
     }
     group.finish();
@@ -155,19 +197,18 @@ fn main() {
     let mut group = suite.group(&mut c, name);
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements(1));
-    let w = workload::specweb96(p.specweb_dirs as usize, 1996).expect("generate SPECweb96 set");
-    for model in MODELS {
-        bench_one(
-            &suite,
-            &mut group,
-            name,
-            model,
-            None,
-            &w,
+    let models = selected(&suite, name, None);
+    if !models.is_empty() {
+        let w = workload::specweb96(p.specweb_dirs as usize, 1996).expect("generate SPECweb96 set");
+        let pt = Point {
+            group: name,
+            param: None,
+            workload: &w,
             conns,
-            ConnMode::KeepAlive,
-            false,
-        );
+            mode: ConnMode::KeepAlive,
+            disk: false,
+        };
+        bench_point(&suite, &mut group, &models, &pt);
     }
     group.finish();
 
@@ -175,21 +216,21 @@ fn main() {
     let mut group = suite.group(&mut c, name);
     group.sampling_mode(SamplingMode::Flat);
     for kib in suite.sweep(name) {
+        let models = selected(&suite, name, Some(kib));
+        if models.is_empty() {
+            continue;
+        }
         let w = workload::disk(kib * 1024, p.disk_files as usize).expect("generate disk set");
         group.throughput(Throughput::Bytes(kib * 1024));
-        for model in MODELS {
-            bench_one(
-                &suite,
-                &mut group,
-                name,
-                model,
-                Some(kib),
-                &w,
-                conns,
-                ConnMode::KeepAlive,
-                true,
-            );
-        }
+        let pt = Point {
+            group: name,
+            param: Some(kib),
+            workload: &w,
+            conns,
+            mode: ConnMode::KeepAlive,
+            disk: true,
+        };
+        bench_point(&suite, &mut group, &models, &pt);
     }
     group.finish();
 

@@ -5,14 +5,12 @@
 //! N MiB of touched memory. See `threadbench::blocks::spawn`.
 
 use criterion::{BenchmarkId, Throughput};
-use std::time::SystemTime;
 use threadbench::blocks::spawn::{slope, Creation, HeldMemory, Spawner};
 use threadbench::harness::Suite;
-use threadbench::report::estimates::median_ns;
+use threadbench::report::results::{bench_id, SideRecord, SPAWN_RSS_JSON};
 
 fn main() {
     let suite = Suite::start();
-    let started = SystemTime::now();
     let mut c = suite.criterion();
     suite.pin_to_bench_core();
 
@@ -44,6 +42,12 @@ fn main() {
     let mut group = suite.group(&mut c, "spawn_rss");
     group.throughput(Throughput::Elements(1));
     for &mib in &sizes {
+        let wanted = Creation::RSS
+            .iter()
+            .any(|cr| suite.runs(&bench_id("spawn_rss", cr.name(), Some(mib))));
+        if !wanted {
+            continue; // filtered out: touch no memory
+        }
         let held = match HeldMemory::touch(mib) {
             Ok(h) => h,
             Err(reason) => {
@@ -61,24 +65,29 @@ fn main() {
     }
     group.finish();
 
-    if !suite.test_mode {
-        report_rss_slopes(&sizes, started);
+    if suite.measuring() {
+        report_rss_slopes(&suite, &sizes);
     }
     suite.finish(c);
 }
 
-/// Prints (and writes to target/threadbench/spawn_rss.json) each function's cost per MiB held,
-/// from the medians criterion just wrote.
-fn report_rss_slopes(sizes: &[u64], started: SystemTime) {
-    let mut out = serde_json::Map::new();
+/// Prints (and merges into target/threadbench/spawn_rss.json) each function's cost per MiB
+/// held, from the medians criterion wrote in this run.
+fn report_rss_slopes(suite: &Suite, sizes: &[u64]) {
+    let thp =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    let mut records = Vec::new();
     for creation in Creation::RSS {
         let points: Vec<(f64, f64)> = sizes
             .iter()
             .filter_map(|&mib| {
-                let id = format!("spawn_rss/{}/{mib}", creation.name());
-                median_ns(&id, started).map(|ns| (mib as f64, ns / 1000.0))
+                let id = bench_id("spawn_rss", creation.name(), Some(mib));
+                suite.median_ns(&id).map(|ns| (mib as f64, ns / 1000.0))
             })
             .collect();
+        if points.is_empty() {
+            continue; // not measured in this run: keep what an earlier run recorded
+        }
         let s = slope(&points);
         eprintln!(
             "spawn_rss: {:<18} medians (MiB, µs) {:?}  slope {} µs/MiB",
@@ -89,20 +98,17 @@ fn report_rss_slopes(sizes: &[u64], started: SystemTime) {
                 .collect::<Vec<_>>(),
             s.map_or("n/a".into(), |s| format!("{s:.3}"))
         );
-        out.insert(
-            creation.name().into(),
-            serde_json::json!({ "median_us_by_mib": points, "slope_us_per_mib": s }),
-        );
+        records.push(SideRecord::new(
+            "spawn_rss",
+            &format!("spawn_rss/{}", creation.name()),
+            serde_json::json!({
+                "median_us_by_mib": points,
+                "slope_us_per_mib": s,
+                "transparent_hugepage": thp.trim(),
+            }),
+        ));
     }
-    let thp =
-        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
-    out.insert("transparent_hugepage".into(), thp.trim().into());
-    if let Ok(dir) = threadbench::report::output_dir() {
-        let _ = std::fs::write(
-            dir.join("spawn_rss.json"),
-            serde_json::to_string_pretty(&out).unwrap_or_default(),
-        );
-    }
+    suite.save(SPAWN_RSS_JSON, records);
 }
 
 /// RssAnon, VmPTE and the number of mappings of this process, from /proc/self.

@@ -38,6 +38,38 @@ pub fn state(pid: i32) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
+/// The fields of `/proc/<pid>/stat` after the command name: field 3 (state) is index 0.
+pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// When `pid` started: field 22 (clock ticks after boot) plus `btime` of `/proc/stat`.
+pub fn start_time(pid: i32) -> Option<std::time::SystemTime> {
+    let ticks: u64 = stat_fields(pid)?.get(19)?.parse().ok()?;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&h| h > 0)? as u64;
+    let btime: u64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(
+        std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_millis(btime * 1000 + ticks * 1000 / hz),
+    )
+}
+
 /// Number of open descriptors of this process.
 pub fn open_fd_count() -> io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/fd")?.count())
@@ -52,5 +84,10 @@ mod tests {
         assert!(matches!(state(std::process::id() as i32), Some('R' | 'S')));
         assert!(open_fd_count().unwrap() >= 3);
         assert_eq!(state(i32::MAX), None);
+        let me = start_time(std::process::id() as i32).expect("own start time");
+        let age = std::time::SystemTime::now()
+            .duration_since(me)
+            .unwrap_or_default();
+        assert!(age < std::time::Duration::from_secs(24 * 3600), "{age:?}");
     }
 }

@@ -192,6 +192,23 @@ impl Default for Regression {
     }
 }
 
+/// `[report]`: how the report and the findings read the results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// A server result whose load generator used at least this fraction of its CPU is
+    /// client-bound: its throughput is the generator's limit, not the server's.
+    pub client_bound_util: f64,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            client_bound_util: 0.90,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
@@ -206,6 +223,8 @@ struct ProfileFile {
     params: Params,
     #[serde(default)]
     regression: Regression,
+    #[serde(default)]
+    report: ReportConfig,
     #[serde(default)]
     groups: BTreeMap<String, GroupConfig>,
 }
@@ -224,6 +243,7 @@ pub struct Profile {
     pub server: ServerConfig,
     pub params: Params,
     pub regression: Regression,
+    pub report: ReportConfig,
 }
 
 /// Why a profile cannot be used. Every message names the file (and key).
@@ -390,6 +410,12 @@ impl Profile {
                 "must be a fraction > 0 (0.10 = 10 %)",
             ));
         }
+        if !(file.report.client_bound_util > 0.0 && file.report.client_bound_util <= 1.0) {
+            return Err(invalid(
+                "report.client_bound_util".into(),
+                "must be a fraction in (0, 1] (0.90 = 90 % of the client's CPU)",
+            ));
+        }
         if !["writev", "sendfile"].contains(&file.server.send.as_str()) {
             return Err(invalid(
                 "server.send".into(),
@@ -424,6 +450,7 @@ impl Profile {
             server: file.server,
             params: file.params,
             regression: file.regression,
+            report: file.report,
         };
         profile.core_plan()?;
         Ok(profile)
@@ -632,5 +659,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("server.send"), "{msg}");
+        let msg = parse("[report]\nclient_bound_util = 1.5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("report.client_bound_util"), "{msg}");
+        assert_eq!(parse("").unwrap().report.client_bound_util, 0.90);
     }
 }

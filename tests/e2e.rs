@@ -117,9 +117,13 @@ fn a_measured_benchmark_records_its_side_metrics() {
     let mut side = SideMetrics::start(std::process::id() as i32);
     let o = e2e::run_requests(&spec, 300, &mut side).expect("load");
     assert!(o.checked(300) > Duration::ZERO);
-    let rec = side.finish("server_specweb", "test", None);
+    let rec = side.finish("server_specweb", "test", None, 0.9);
     assert_eq!((rec.requests, rec.errors), (300, 0));
     assert!(rec.req_per_s > 0.0 && rec.server_rss_bytes > 0 && rec.server_cpu_us_per_req > 0.0);
+    // The latency histogram is kept: its counts add up to the validated responses.
+    let counted: u64 = rec.latency_hist_ns.iter().map(|b| b.1).sum();
+    assert_eq!(counted, 300);
+    assert!(rec.latency_hist_ns.windows(2).all(|w| w[0].0 < w[1].0));
 
     let d = workload::disk(16 * 1024, 16).expect("disk set");
     let addr = file_server(d.docroot.path().to_owned());
@@ -127,7 +131,7 @@ fn a_measured_benchmark_records_its_side_metrics() {
     let mut side = SideMetrics::start(std::process::id() as i32);
     let o = e2e::run_disk_requests(&spec, &d, 40, &mut side).expect("disk load");
     assert_eq!(o.completed, 40);
-    let rec = side.finish("server_disk", "test", Some(16));
+    let rec = side.finish("server_disk", "test", Some(16), 0.9);
     assert!(
         rec.resident_before.is_some(),
         "eviction measured before each batch"

@@ -5,6 +5,22 @@
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use threadbench::report::findings::{findings, findings_html, findings_markdown, Results, Verdict};
+use threadbench::report::results::{
+    criterion_written_since, Artefact, CriterionRecord, Machine, Paths, Provenance, SideRecord,
+};
+use threadbench::report::server_results::ServerRecord;
+
+/// A run with a fixed id and start time.
+fn run(id: &str, started_at: u64) -> Provenance {
+    Provenance {
+        run_id: id.into(),
+        profile: "ci".into(),
+        git_commit: None,
+        git_dirty: None,
+        started_at,
+        machine: Machine::collect(),
+    }
+}
 
 /// A temp dir removed on drop (also when the test fails).
 struct TempDir(PathBuf);
@@ -24,8 +40,28 @@ impl TempDir {
     fn threadbench(&self) -> PathBuf {
         self.0.join("threadbench")
     }
+    fn paths(&self) -> Paths {
+        Paths::under(&self.0)
+    }
+    /// Records everything in the fixture's criterion tree as one run's `criterion.json` (what
+    /// the harness does at the end of a run), then loads the results.
     fn load(&self) -> Results {
-        Results::load(&self.criterion(), &self.threadbench()).expect("load fixture results")
+        let paths = self.paths();
+        let groups: Vec<String> = std::fs::read_dir(&paths.criterion)
+            .expect("criterion dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let recs = criterion_written_since(&paths.criterion, &groups, std::time::UNIX_EPOCH);
+        let file = paths.file("criterion.json");
+        let _ = std::fs::remove_file(&file);
+        Artefact::merge_into(&file, &run("fixture", 1000), recs).expect("write criterion.json");
+        Results::load(&paths).expect("load fixture results")
+    }
+    /// Adds server records measured by the fixture's run.
+    fn server(&self, recs: Vec<ServerRecord>) {
+        Artefact::merge_into(&self.paths().file("server.json"), &run("fixture", 1000), recs)
+            .expect("write server.json");
     }
 }
 
@@ -106,24 +142,58 @@ fn fixture(t: &TempDir, bad: bool) {
         put(&c, &format!("matmul/{split}/2"), 52.0);
         put(&c, &format!("matmul/{split}/4"), b(51.0, 20.0));
     }
-    let row = |m: &str, pss: f64, cs: f64| {
-        json!({"group": "server_conns", "model": m, "param": 64, "req_per_s": 1e5,
-               "server_cpu_us_per_req": 10.0, "pss_bytes": pss, "ctx_switches_per_req": cs})
-    };
-    let server = json!({"results": [
-        row("sped", b(4e6, 400e6), 0.1), row("amped", 6e6, 0.2),
-        row("mp", 200e6, 2.0), row("mt", 30e6, 1.5),
-    ]});
-    std::fs::write(t.threadbench().join("server.json"), server.to_string())
-        .expect("write server.json");
+    t.server(vec![
+        server_record("server_conns", "sped", Some(64), b(4e6, 400e6), 0.1, 10.0),
+        server_record("server_conns", "amped", Some(64), 6e6, 0.2, 10.0),
+        server_record("server_conns", "mp", Some(64), 200e6, 2.0, 10.0),
+        server_record("server_conns", "mt", Some(64), 30e6, 1.5, 10.0),
+    ]);
     let toy = |total: f64, avg: f64| {
         json!({"total_units": total, "average_units": avg, "virtual_total_units": total,
                "virtual_average_units": avg, "work_mode": "sleep_then_spin", "unit_us": 100})
     };
-    let models = json!({"cores": 2, "ctx_switch_ns": 1500.0, "crossover_idle_us": null,
-        "toyshop": {"boss_worker": toy(360.0, 196.4), "pipeline": toy(b(320.0, 400.0), 220.0)}});
-    std::fs::write(t.threadbench().join("models.json"), models.to_string())
-        .expect("write models.json");
+    let models = vec![
+        SideRecord::new(
+            "models_toyshop",
+            "models_toyshop/boss_worker",
+            toy(360.0, 196.4),
+        ),
+        SideRecord::new(
+            "models_toyshop",
+            "models_toyshop/pipeline",
+            toy(b(320.0, 400.0), 220.0),
+        ),
+        SideRecord::new(
+            "latency_hiding",
+            "latency_hiding",
+            json!({"cores": 2, "ctx_switch_ns": 1500.0, "crossover_idle_us": null}),
+        ),
+    ];
+    Artefact::merge_into(
+        &t.paths().file("models.json"),
+        &run("fixture", 1000),
+        models,
+    )
+    .expect("write models.json");
+}
+
+/// A server record with the figures the claims read (client CPU 50 %: not client-bound).
+fn server_record(
+    group: &str,
+    model: &str,
+    param: Option<u64>,
+    pss: f64,
+    cs: f64,
+    cpu_us: f64,
+) -> ServerRecord {
+    serde_json::from_value(json!({
+        "group": group, "model": model, "param": param, "requests": 1000, "errors": 0,
+        "req_per_s": 1e5, "mb_per_s": 100.0,
+        "latency_us": {"min":1.0,"mean":1.0,"p50":1.0,"p90":1.0,"p95":1.0,"p99":1.0,"p999":1.0,"max":1.0},
+        "server_cpu_us_per_req": cpu_us, "server_rss_bytes": pss as u64, "server_pss_bytes": pss as u64,
+        "server_processes": 1, "voluntary_ctx_per_req": cs, "involuntary_ctx_per_req": 0.0,
+        "client_cpu_util": 0.5, "client_bound": false, "measured_at": 0}))
+    .expect("server record")
 }
 
 #[test]
@@ -209,20 +279,67 @@ fn a_sweep_without_the_needed_range_is_not_measured() {
 fn results_of_an_earlier_run_are_ignored() {
     let t = TempDir::new("stale");
     fixture(&t, false);
+    assert_eq!(findings(&t.load())[11].verdict, Verdict::Holds);
     // A point only an earlier run (say, another profile) measured: 3 workers, 10× faster.
-    put(&t.criterion(), "matmul/threads/3", 10.0);
-    let est = t.criterion().join("matmul/threads/3/new/estimates.json");
-    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&est)
-        .expect("open estimates.json")
-        .set_modified(an_hour_ago)
-        .expect("backdate estimates.json");
-    let r = t.load();
+    let file = t.paths().file("criterion.json");
+    let point = |run_id: &str| CriterionRecord {
+        id: "matmul/threads/3".into(),
+        group: "matmul".into(),
+        function: "threads".into(),
+        param: Some("3".into()),
+        median_ns: 10.0,
+        median_lower_ns: 9.0,
+        median_upper_ns: 11.0,
+        throughput: None,
+        run_id: run_id.into(),
+    };
+    Artefact::merge_into(&file, &run("earlier", 500), vec![point("")]).expect("merge");
+    let r = Results::load(&t.paths()).expect("load");
     assert!(!r.medians.contains_key("matmul/threads/3"));
     assert_eq!(findings(&r)[11].verdict, Verdict::Holds);
-    // Written in the same run, the same point counts (and breaks "no further").
-    put(&t.criterion(), "matmul/threads/3", 10.0);
-    assert_eq!(findings(&t.load())[11].verdict, Verdict::DoesNotHold);
+    assert!(!findings_markdown(&r).contains("Groups come from several runs"));
+    // Measured in the group's latest run, the same point counts (and breaks "no further").
+    Artefact::merge_into(&file, &run("fixture", 1000), vec![point("")]).expect("merge");
+    let r = Results::load(&t.paths()).expect("load");
+    assert_eq!(findings(&r)[11].verdict, Verdict::DoesNotHold);
+}
+
+#[test]
+fn client_bound_throughput_is_judged_on_server_cpu_or_not_at_all() {
+    let t = TempDir::new("client-bound");
+    fixture(&t, false);
+    let _ = t.load();
+    // The medians say "holds"; the generator was the limit for sped at 64 connections, and the
+    // server's CPU per request shows sped's capacity falling 3× — claim 9 must follow the CPU.
+    let mut bound = server_record("server_conns", "sped", Some(64), 4e6, 0.1, 10.0);
+    bound.client_bound = true;
+    bound.client_cpu_util = 0.97;
+    let mut recs = vec![bound];
+    for (m, lo, hi) in [("mp", 10.0, 30.0), ("mt", 10.0, 15.0), ("amped", 10.0, 10.6)] {
+        recs.push(server_record("server_conns", m, Some(64), 6e6, 0.2, lo));
+        recs.push(server_record("server_conns", m, Some(1024), 6e6, 0.2, hi));
+    }
+    recs.push(server_record("server_conns", "sped", Some(1024), 4e6, 0.1, 30.0));
+    t.server(recs);
+    let f = findings(&Results::load(&t.paths()).expect("load"));
+    assert_eq!(f[8].verdict, Verdict::DoesNotHold, "{:?}", f[8].evidence);
+    assert!(
+        f[8].evidence
+            .iter()
+            .any(|e| e.contains("server CPU per request") && e.contains("server_conns/sped/64")),
+        "{:?}",
+        f[8].evidence
+    );
+    // A disk-bound claim cannot be judged on CPU: not measurable on this machine.
+    let mut disk = server_record("server_disk", "sped", Some(64), 4e6, 0.1, 30.0);
+    disk.client_bound = true;
+    t.server(vec![disk]);
+    let f = findings(&Results::load(&t.paths()).expect("load"));
+    assert!(
+        matches!(&f[7].verdict, Verdict::NotMeasurable(why) if why.contains("server_disk/sped/64")),
+        "{:?}",
+        f[7].verdict
+    );
+    assert!(findings_markdown(&Results::load(&t.paths()).expect("load"))
+        .contains("not measurable on this machine"));
 }

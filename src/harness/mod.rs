@@ -1,6 +1,8 @@
-//! What every bench binary does around criterion: choose the profile, raise the descriptor
-//! limit, resolve and record the core plan (`env.json`), configure each group's timing from the
-//! profile, and finish. Bench files stay thin:
+//! What every bench binary does around criterion: read the command line as criterion will
+//! ([`args`]: is anything measured, which ids does the filter select), choose the profile,
+//! raise the descriptor limit, resolve the core plan, configure each group's timing from the
+//! profile, record what was measured with its provenance ([`crate::report::results`]), and
+//! finish. Bench files stay thin:
 //!
 //! ```no_run
 //! let suite = threadbench::harness::Suite::start();
@@ -11,12 +13,20 @@
 //! suite.finish(c);
 //! ```
 
+pub mod args;
+
 use crate::pin::CorePlan;
 use crate::profile::Profile;
 use crate::report::env::MachineInfo;
+use crate::report::results::{self, Artefact, Keyed, Paths, Provenance};
 use crate::sys::limits::NofileLimit;
+use args::{Mode, RunArgs};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::cell::{Cell, RefCell};
+use std::time::SystemTime;
 
 /// The context of one bench binary's run.
 pub struct Suite {
@@ -25,12 +35,13 @@ pub struct Suite {
     pub nofile: Option<NofileLimit>,
     /// Criterion's test mode (`cargo test`): every benchmark runs once, unmeasured.
     pub test_mode: bool,
-}
-
-/// Criterion's own rule: benchmark mode needs `--bench` (cargo bench passes it) and no `--test`.
-pub fn is_test_mode(args: &[String]) -> bool {
-    let has = |flag: &str| args.iter().any(|a| a == flag);
-    !has("--bench") || has("--test")
+    pub args: RunArgs,
+    pub paths: Paths,
+    /// This run's provenance, stamped on everything it writes.
+    pub run: Provenance,
+    started: SystemTime,
+    groups: RefCell<Vec<String>>,
+    wrote: Cell<bool>,
 }
 
 /// Prints `threadbench: error: <msg>` and exits with status 2 (no panic backtrace).
@@ -40,11 +51,14 @@ pub fn fail(msg: impl std::fmt::Display) -> ! {
 }
 
 impl Suite {
-    /// Loads the profile and plan, raises RLIMIT_NOFILE, writes `env.json`. A bad profile
-    /// or a missing core ends the process with a clear message and exit status 2.
+    /// Reads the command line as criterion will, loads the profile and plan, raises
+    /// RLIMIT_NOFILE. Writes nothing: artefacts are written by [`Suite::save`] and
+    /// [`Suite::finish`], and only for what this run measured. A bad profile, a bad filter or
+    /// a missing core ends the process with a clear message and exit status 2.
     pub fn start() -> Suite {
-        let args: Vec<String> = std::env::args().collect();
-        let test_mode = is_test_mode(&args);
+        let argv: Vec<String> = std::env::args().skip(1).collect();
+        let args = RunArgs::parse(&argv).unwrap_or_else(|e| fail(e));
+        let test_mode = args.mode == Mode::Test;
         let profile = Profile::from_env(test_mode).unwrap_or_else(|e| fail(e));
         let plan = profile.core_plan().unwrap_or_else(|e| fail(e));
         let nofile = match crate::sys::limits::raise_nofile() {
@@ -54,31 +68,38 @@ impl Suite {
                 None
             }
         };
-        let info = MachineInfo::collect(&profile, &plan, nofile);
-        if let Err(e) = info.write() {
-            fail(format!("writing env.json: {e}"));
-        }
         if let Some(w) = &plan.warning {
             eprintln!("threadbench: warning: {w}");
         }
-        if let Some(l) = nofile {
-            eprintln!(
-                "threadbench: profile {} | server cores {:?} client cores {:?} | RLIMIT_NOFILE {}",
-                profile.name, plan.server, plan.client, l.soft
-            );
+        if args.mode == Mode::Benchmark {
+            if let Some(l) = nofile {
+                eprintln!(
+                    "threadbench: profile {} | server cores {:?} client cores {:?} | RLIMIT_NOFILE {}",
+                    profile.name, plan.server, plan.client, l.soft
+                );
+            }
         }
+        let run = Provenance::now(&profile.name);
         Suite {
             profile,
             plan,
             nofile,
             test_mode,
+            args,
+            paths: Paths::from_env(),
+            run,
+            started: SystemTime::now(),
+            groups: RefCell::new(Vec::new()),
+            wrote: Cell::new(false),
         }
     }
 
-    /// Criterion with the profile's defaults; command-line flags still apply.
+    /// Criterion with the profile's defaults, writing where the results layer reads;
+    /// command-line flags still apply.
     pub fn criterion(&self) -> Criterion {
         let t = self.profile.defaults;
         let c = Criterion::default()
+            .output_directory(&self.paths.criterion)
             .warm_up_time(t.warm_up)
             .measurement_time(t.measurement)
             .sample_size(t.sample_size)
@@ -94,6 +115,7 @@ impl Suite {
 
     /// A benchmark group with the profile's timing for `name`.
     pub fn group<'a>(&self, c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+        self.groups.borrow_mut().push(name.to_owned());
         let t = self.profile.timing(name);
         let mut group = c.benchmark_group(name);
         group
@@ -110,6 +132,50 @@ impl Suite {
         self.profile.sweep(group)
     }
 
+    /// Whether criterion will run benchmark `id` (`group/function[/param]`) at all: measured,
+    /// or once in test mode. Not under `--list`/`--help`, nor when a filter excludes it.
+    pub fn runs(&self, id: &str) -> bool {
+        self.args.runs(id)
+    }
+
+    /// Whether benchmark `id` is measured in this run (benchmark mode, selected by the filter).
+    pub fn measures(&self, id: &str) -> bool {
+        self.args.measures(id)
+    }
+
+    /// Whether this run measures anything at all.
+    pub fn measuring(&self) -> bool {
+        self.args.mode == Mode::Benchmark
+    }
+
+    /// The median (ns) criterion wrote for `id` in this run, if it measured it.
+    pub fn median_ns(&self, id: &str) -> Option<f64> {
+        let dir = id
+            .split('/')
+            .fold(self.paths.criterion.clone(), |d, part| d.join(part));
+        results::read_criterion_new(&dir, self.started)
+            .filter(|r| r.id == id)
+            .map(|r| r.median_ns)
+    }
+
+    /// Merges `records` this run measured into artefact `file` (under `target/threadbench/`),
+    /// stamped with this run's provenance. Outside benchmark mode, and for no records, it
+    /// writes nothing.
+    pub fn save<T: Keyed + Serialize + DeserializeOwned + Clone>(
+        &self,
+        file: &str,
+        records: Vec<T>,
+    ) {
+        if !self.measuring() || records.is_empty() {
+            return;
+        }
+        let path = self.paths.file(file);
+        if let Err(e) = Artefact::merge_into(&path, &self.run, records) {
+            fail(format!("writing {}: {e}", path.display()));
+        }
+        self.wrote.set(true);
+    }
+
     /// The first server core: where single-threaded building blocks run.
     pub fn bench_core(&self) -> usize {
         self.plan.server[0]
@@ -121,22 +187,44 @@ impl Suite {
         crate::pin::pin_current_thread(self.bench_core()).unwrap_or_else(|e| fail(e));
     }
 
-    /// Ends the run: criterion's summary.
+    /// Ends the run: criterion's summary; then, if this run measured anything, the medians
+    /// criterion wrote for this binary's groups go into `criterion.json`, the machine and
+    /// provenance into `env.json`, and the report is regenerated. A run that measured nothing
+    /// leaves every file under `target/threadbench/` as it was.
     pub fn finish(self, c: Criterion) {
         c.final_summary();
-        crate::report::html::regenerate_or_warn();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_mode_follows_criterion() {
-        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(is_test_mode(&v(&["bin"])));
-        assert!(!is_test_mode(&v(&["bin", "--bench"])));
-        assert!(is_test_mode(&v(&["bin", "--bench", "--test"])));
+        if self.measuring() {
+            let groups = self.groups.borrow().clone();
+            let measured: Vec<_> =
+                results::criterion_written_since(&self.paths.criterion, &groups, self.started)
+                    .into_iter()
+                    .filter(|r| self.measures(&r.id))
+                    .collect();
+            self.save(results::CRITERION_JSON, measured);
+        }
+        if !self.wrote.get() {
+            if self.args.mode != Mode::List && self.args.mode != Mode::Help {
+                eprintln!(
+                    "threadbench: nothing measured in this run ({}): no file under {} was written",
+                    match self.args.mode {
+                        Mode::Test => "test mode",
+                        Mode::Profile => "--profile-time",
+                        _ => "the filter selected no benchmark of this target",
+                    },
+                    self.paths.out.display()
+                );
+            }
+            return;
+        }
+        let mut info = MachineInfo::collect(&self.profile, &self.plan, self.nofile);
+        info.run = Some(self.run.clone());
+        let path = self.paths.file(results::ENV_JSON);
+        let written = serde_json::to_string_pretty(&info)
+            .map_err(std::io::Error::other)
+            .and_then(|t| std::fs::write(&path, t));
+        if let Err(e) = written {
+            fail(format!("writing {}: {e}", path.display()));
+        }
+        crate::report::html::regenerate_or_warn(&self.paths);
     }
 }

@@ -21,7 +21,7 @@
 use super::workload::Workload;
 use super::{new_hist, ConnMode, ErrorCounts, LatencyUs, LoadReport, LoadSpec};
 use crate::blocks::Outcome;
-use crate::report::server_results::{ServerRecord, ServerResults};
+use crate::report::server_results::ServerRecord;
 use crate::server::stats::{tree_stats, TreeStats};
 use crate::sys::process::ChildGuard;
 use nix::sys::signal::Signal;
@@ -198,8 +198,16 @@ impl SideMetrics {
         self.util_weighted += r.client_cpu_util * r.elapsed.as_secs_f64();
     }
 
-    /// The record for (group, model, param), with the server's counters since [`Self::start`].
-    pub fn finish(&self, group: &str, model: &str, param: Option<u64>) -> ServerRecord {
+    /// The record for (group, model, param), with the server's counters since [`Self::start`];
+    /// client-bound when the generator's CPU reached `client_bound_util` (the profile's
+    /// `[report] client_bound_util`).
+    pub fn finish(
+        &self,
+        group: &str,
+        model: &str,
+        param: Option<u64>,
+        client_bound_util: f64,
+    ) -> ServerRecord {
         let after = tree_stats(self.server_pid).unwrap_or_default();
         let before = &self.before;
         let cpu_us = after.cpu_us().saturating_sub(before.cpu_us());
@@ -232,20 +240,19 @@ impl SideMetrics {
                 after.involuntary_cs.saturating_sub(before.involuntary_cs) as f64,
             ),
             client_cpu_util: util,
-            client_bound: util >= super::CLIENT_BOUND_UTIL,
+            client_bound: util >= client_bound_util,
             resident_before: (!self.resident.is_empty())
                 .then(|| self.resident.iter().sum::<f64>() / self.resident.len() as f64),
             measured_at: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
+            latency_hist_ns: self
+                .hist
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+            run_id: String::new(),
         }
-    }
-
-    /// [`Self::finish`] and save to `server.json`.
-    pub fn save(&self, group: &str, model: &str, param: Option<u64>) -> io::Result<ServerRecord> {
-        let rec = self.finish(group, model, param);
-        ServerResults::record(rec.clone())?;
-        Ok(rec)
     }
 }
 

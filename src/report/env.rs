@@ -24,6 +24,9 @@ pub struct MachineInfo {
     pub core_plan: CorePlan,
     pub nofile_limit: Option<NofileLimit>,
     pub git_commit: Option<String>,
+    /// The run that wrote this file (bench runs; `threadbench env` prints without one).
+    #[serde(default)]
+    pub run: Option<crate::report::results::Provenance>,
 }
 
 fn read_trim(path: &str) -> Option<String> {
@@ -36,14 +39,7 @@ impl MachineInfo {
     /// Reads the machine's facts now.
     pub fn collect(profile: &Profile, plan: &CorePlan, nofile: Option<NofileLimit>) -> MachineInfo {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("model name")
-                    .and_then(|r| r.split_once(':'))
-                    .map(|(_, v)| v.trim().to_owned())
-            })
-            .unwrap_or_else(|| "unknown".into());
+        let cpu_model = crate::report::results::cpuinfo_model(&cpuinfo);
         let virtualized = cpuinfo
             .lines()
             .filter(|l| l.starts_with("flags"))
@@ -60,13 +56,7 @@ impl MachineInfo {
             .collect();
         smt_siblings.sort();
         smt_siblings.dedup();
-        let git_commit = std::process::Command::new("git")
-            .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .map(|s| s.trim().to_owned());
+        let git_commit = crate::report::results::git_state().0;
         MachineInfo {
             kernel_release: nix::sys::utsname::uname()
                 .map(|u| u.release().to_string_lossy().into_owned())
@@ -83,12 +73,13 @@ impl MachineInfo {
             core_plan: plan.clone(),
             nofile_limit: nofile,
             git_commit,
+            run: None,
         }
     }
 
     /// Writes `env.json` into [`super::output_dir`] and returns its path.
     pub fn write(&self) -> std::io::Result<PathBuf> {
-        let path = super::output_dir()?.join("env.json");
+        let path = super::output_dir()?.join(super::results::ENV_JSON);
         std::fs::write(&path, serde_json::to_string_pretty(self)?)?;
         Ok(path)
     }

@@ -2,24 +2,29 @@
 //! measured for it (with the benchmark IDs they come from), and a verdict computed from them —
 //! `holds`, `does not hold`, or `not measured in this run` (naming what is missing).
 //!
-//! Inputs, all optional (a missing one turns the claims that need it into "not measured"):
-//! - criterion's tree `target/criterion/**/new/{benchmark.json,estimates.json}`: the median
-//!   point estimate (ns per iteration) of every benchmark ID;
-//! - `target/threadbench/server.json` (benches/server.rs): rows with the keys
-//!   `group`, `model`, `param` (number or null), `req_per_s`, `server_cpu_us_per_req`,
-//!   `pss_bytes`, `ctx_switches_per_req` — either a top-level array or under `"results"`;
-//! - `target/threadbench/models.json` (benches/models.rs): toy-shop figures, the same-core
-//!   context-switch time and the core count.
+//! Inputs, read through the results layer ([`super::results`]), current records only (each
+//! group's latest run; a missing input turns the claims that need it into "not measured"):
+//! - `criterion.json`: the median (ns per iteration) of every benchmark ID;
+//! - `server.json`: the side metrics of every server benchmark — throughput, server CPU per
+//!   request, PSS, context switches and whether the load generator was the bottleneck;
+//! - `models.json`: toy-shop figures, the same-core context-switch time and the core count.
+//!
+//! A claim about server throughput is judged from figures that measure the server: when any
+//! of its inputs was client-bound (the generator's CPU at the profile's
+//! `[report] client_bound_util`), it judges on server CPU per request instead (capacity =
+//! 1 / CPU per request) and says so; where that cannot stand in (disk-bound waits) it reads
+//! "not measurable on this machine".
 //!
 //! Output: `target/threadbench/findings.md` and [`findings_html`] for the suite's index.html.
 //! The thresholds each verdict uses are constants below, printed next to the verdict.
 
+use super::results::{Loaded, Paths, Provenance, SideRecord};
 use crate::blocks::models::crossover;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// fork's time must grow at least this much over the spawn_rss sweep …
 pub const FORK_GROWTH_MIN: f64 = 1.5;
@@ -59,6 +64,11 @@ pub struct ServerRow {
     pub pss_bytes: Option<f64>,
     #[serde(default)]
     pub ctx_switches_per_req: Option<f64>,
+    /// The load generator was the bottleneck (see the module doc).
+    #[serde(default)]
+    pub client_bound: bool,
+    #[serde(default)]
+    pub client_cpu_util: Option<f64>,
 }
 
 /// One toy-shop model's figures in models.json.
@@ -86,19 +96,40 @@ pub struct ModelsFile {
     pub crossover_idle_us: Option<(Option<u64>, u64)>,
 }
 
-/// Within one group, a result written more than this before the next newer one belongs to an
-/// earlier run (criterion keeps every ID's last result, also of sweep points this run did not
-/// include): it is ignored so one claim never mixes runs or profiles. Consecutive benchmarks of
-/// one run finish seconds apart.
-pub const RUN_GAP: std::time::Duration = std::time::Duration::from_secs(120);
+impl ModelsFile {
+    /// The view of models.json's current records (`models_toyshop/<model>`, `latency_hiding`).
+    pub fn from_records(recs: &[&SideRecord]) -> Option<ModelsFile> {
+        if recs.is_empty() {
+            return None;
+        }
+        let mut m = ModelsFile::default();
+        for r in recs {
+            if let Some(model) = r.key.strip_prefix("models_toyshop/") {
+                if let Ok(fig) = serde_json::from_value(r.data.clone()) {
+                    m.toyshop.insert(model.to_owned(), fig);
+                }
+            } else if r.key == "latency_hiding" {
+                m.cores = r.data["cores"].as_u64().map(|c| c as usize);
+                m.ctx_switch_ns = r.data["ctx_switch_ns"].as_f64();
+                m.crossover_idle_us =
+                    serde_json::from_value(r.data["crossover_idle_us"].clone()).unwrap_or(None);
+            }
+        }
+        Some(m)
+    }
+}
 
-/// Everything the findings are computed from.
+/// Everything the findings are computed from: the current records of each group.
 #[derive(Debug, Clone, Default)]
 pub struct Results {
     /// Benchmark ID → median ns per iteration.
     pub medians: BTreeMap<String, f64>,
     pub server: Vec<ServerRow>,
     pub models: Option<ModelsFile>,
+    /// The most recent run any input came from (the page's header).
+    pub latest: Option<Provenance>,
+    /// Every run the current inputs came from, oldest first.
+    pub runs: Vec<Provenance>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +137,8 @@ pub enum Verdict {
     Holds,
     DoesNotHold,
     NotMeasured(String),
+    /// The inputs were client-bound (the generator's limit) and no server figure can stand in.
+    NotMeasurable(String),
 }
 
 impl Verdict {
@@ -114,7 +147,29 @@ impl Verdict {
             Verdict::Holds => "holds".into(),
             Verdict::DoesNotHold => "does not hold".into(),
             Verdict::NotMeasured(why) => format!("not measured in this run ({why})"),
+            Verdict::NotMeasurable(why) => format!("not measurable on this machine ({why})"),
         }
+    }
+}
+
+/// Why a claim got no verdict.
+#[derive(Debug, Clone, PartialEq)]
+enum Unjudged {
+    /// An input is missing.
+    Missing(String),
+    /// The inputs measure the load generator, not the server, and nothing can stand in.
+    ClientBound(String),
+}
+
+impl From<String> for Unjudged {
+    fn from(s: String) -> Self {
+        Unjudged::Missing(s)
+    }
+}
+
+impl From<&str> for Unjudged {
+    fn from(s: &str) -> Self {
+        Unjudged::Missing(s.to_owned())
     }
 }
 
@@ -142,39 +197,6 @@ pub const CLAIMS: [&str; 12] = [
     "Matrix multiply speeds up toward the core count, and no further.",
 ];
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Option<T>> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| io::Error::other(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-#[derive(Deserialize)]
-struct BenchmarkJson {
-    full_id: String,
-}
-#[derive(Deserialize)]
-struct PointEstimate {
-    point_estimate: f64,
-}
-#[derive(Deserialize)]
-struct EstimatesJson {
-    median: PointEstimate,
-}
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ServerJson {
-    /// What benches/server.rs writes (`report::server_results`).
-    Records(super::server_results::ServerResults),
-    Rows(Vec<ServerRow>),
-    Wrapped {
-        results: Vec<ServerRow>,
-    },
-}
-
 impl From<&super::server_results::ServerRecord> for ServerRow {
     fn from(r: &super::server_results::ServerRecord) -> ServerRow {
         ServerRow {
@@ -185,55 +207,40 @@ impl From<&super::server_results::ServerRecord> for ServerRow {
             server_cpu_us_per_req: Some(r.server_cpu_us_per_req),
             pss_bytes: Some(r.server_pss_bytes as f64),
             ctx_switches_per_req: Some(r.voluntary_ctx_per_req + r.involuntary_ctx_per_req),
+            client_bound: r.client_bound,
+            client_cpu_util: Some(r.client_cpu_util),
         }
     }
 }
 
 impl Results {
-    /// Reads criterion's tree under `criterion_dir` and server.json/models.json in
-    /// `threadbench_dir`. Missing files are fine; unreadable ones are errors naming the file.
-    pub fn load(criterion_dir: &Path, threadbench_dir: &Path) -> io::Result<Results> {
-        let mut found = Vec::new();
-        let mut stack = vec![criterion_dir.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if !path.is_dir() {
-                    continue;
-                }
-                // criterion's own report dirs and old/base copies are not results.
-                let name = entry.file_name();
-                if name == "report" || name == "base" || name == "change" {
-                    continue;
-                }
-                if name == "new" {
-                    let bench: Option<BenchmarkJson> = read_json(&path.join("benchmark.json"))?;
-                    let est_path = path.join("estimates.json");
-                    let est: Option<EstimatesJson> = read_json(&est_path)?;
-                    if let (Some(b), Some(e)) = (bench, est) {
-                        let written = std::fs::metadata(&est_path)?.modified()?;
-                        found.push((b.full_id, e.median.point_estimate, written));
-                    }
-                } else {
-                    stack.push(path);
-                }
-            }
-        }
-        let medians = latest_run_only(found);
-        let server = match read_json::<ServerJson>(&threadbench_dir.join("server.json"))? {
-            Some(ServerJson::Records(r)) => r.records.iter().map(ServerRow::from).collect(),
-            Some(ServerJson::Rows(rows)) | Some(ServerJson::Wrapped { results: rows }) => rows,
-            None => Vec::new(),
-        };
-        let models = read_json(&threadbench_dir.join("models.json"))?;
-        Ok(Results {
-            medians,
+    /// The current records of everything [`Loaded`] holds.
+    pub fn from_loaded(l: &Loaded) -> Results {
+        let server: Vec<ServerRow> = l.server.current().into_iter().map(ServerRow::from).collect();
+        let models = ModelsFile::from_records(&l.models.current());
+        let mut used: Vec<&str> = l.criterion.current().iter().map(|r| r.run_id.as_str()).collect();
+        used.extend(l.server.current().iter().map(|r| r.run_id.as_str()));
+        used.extend(l.models.current().iter().map(|r| r.run_id.as_str()));
+        let all = l.runs();
+        let mut runs: Vec<Provenance> = all
+            .values()
+            .filter(|p| used.contains(&p.run_id.as_str()))
+            .cloned()
+            .collect();
+        runs.sort_by(|a, b| (a.started_at, &a.run_id).cmp(&(b.started_at, &b.run_id)));
+        Results {
+            medians: l.current_medians(),
             server,
             models,
-        })
+            latest: runs.last().cloned(),
+            runs,
+        }
+    }
+
+    /// Reads the artefacts under `paths`. Missing files are fine; unreadable ones are errors
+    /// naming the file.
+    pub fn load(paths: &Paths) -> io::Result<Results> {
+        Ok(Results::from_loaded(&Loaded::load(paths)?))
     }
 
     fn median(&self, id: &str) -> Result<f64, String> {
@@ -283,37 +290,9 @@ impl Results {
     }
 }
 
-/// Keeps, per group, only the results of the group's latest run (see [`RUN_GAP`]).
-fn latest_run_only(mut found: Vec<(String, f64, std::time::SystemTime)>) -> BTreeMap<String, f64> {
-    let group = |id: &str| id.split('/').next().unwrap_or("").to_string();
-    // Newest first within each group.
-    found.sort_by(|a, b| group(&a.0).cmp(&group(&b.0)).then(b.2.cmp(&a.2)));
-    let mut medians = BTreeMap::new();
-    let mut current: Option<(String, std::time::SystemTime)> = None;
-    let mut stale = false;
-    for (id, median, written) in found {
-        let g = group(&id);
-        match &current {
-            Some((cg, prev)) if *cg == g => {
-                if stale || prev.duration_since(written).unwrap_or_default() > RUN_GAP {
-                    stale = true;
-                    continue;
-                }
-            }
-            _ => stale = false,
-        }
-        current = Some((g, written));
-        medians.insert(id, median);
-    }
-    medians
-}
-
+/// A time in ns, with three significant figures in a unit that fits (never `0.00 µs`).
 fn us(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.2} µs", ns / 1e3)
-    }
+    super::html::fmt_ns(ns)
 }
 
 fn verdict(ok: bool) -> Verdict {
@@ -324,7 +303,61 @@ fn verdict(ok: bool) -> Verdict {
     }
 }
 
-type Judged = Result<(Vec<String>, bool), String>;
+type Judged = Result<(Vec<String>, bool), Unjudged>;
+
+/// The per-request cost (ns) a throughput claim compares for each server benchmark id: the
+/// median time per request when the server set the pace, else — if any input was
+/// client-bound — the server's CPU time per request for all of them (capacity = 1 / CPU),
+/// so one claim never mixes the two. The second value says which basis was used.
+fn server_costs(r: &Results, ids: &[String]) -> Result<(Vec<f64>, String), Unjudged> {
+    let row = |id: &String| r.server.iter().find(|row| row_id(row) == *id);
+    let bound = client_bound(r, ids);
+    if bound.is_empty() {
+        let costs = ids.iter().map(|id| r.median(id)).collect::<Result<_, _>>()?;
+        return Ok((costs, "basis: median time per request (no input client-bound)".into()));
+    }
+    let costs = ids
+        .iter()
+        .map(|id| {
+            row(id)
+                .and_then(|row| row.server_cpu_us_per_req)
+                .filter(|&c| c > 0.0)
+                .map(|c| c * 1e3)
+                .ok_or_else(|| {
+                    Unjudged::ClientBound(format!(
+                        "{} client-bound and {id} has no server CPU per request",
+                        bound.join(", ")
+                    ))
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((
+        costs,
+        format!(
+            "basis: server CPU per request (capacity = 1 / CPU), since {} client-bound: their throughput is the load generator's limit",
+            bound.join(", ")
+        ),
+    ))
+}
+
+/// The ids among `ids` whose load generator was the bottleneck, with its CPU.
+fn client_bound(r: &Results, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .filter_map(|id| {
+            let row = r.server.iter().find(|row| row_id(row) == *id)?;
+            row.client_bound.then(|| {
+                format!(
+                    "{id} ({:.0} % client CPU)",
+                    row.client_cpu_util.unwrap_or(0.0) * 100.0
+                )
+            })
+        })
+        .collect()
+}
+
+fn row_id(row: &ServerRow) -> String {
+    super::results::bench_id(&row.group, &row.model, row.param)
+}
 
 fn claim_1(r: &Results) -> Judged {
     let t = r.median("spawn/thread_spawn_join")?;
@@ -500,16 +533,18 @@ fn claim_6(r: &Results) -> Judged {
 
 fn claim_7(r: &Results) -> Judged {
     let g = "server_specweb";
-    let sped = r.median(&format!("{g}/sped"))?;
-    let amped = r.median(&format!("{g}/amped"))?;
-    let mt = r.median(&format!("{g}/mt"))?;
-    let times = [sped, amped, mt];
-    let spread = times.iter().cloned().fold(f64::MIN, f64::max)
-        / times.iter().cloned().fold(f64::MAX, f64::min);
+    let ids: Vec<String> = ["sped", "amped", "mt"]
+        .iter()
+        .map(|m| format!("{g}/{m}"))
+        .collect();
+    let (c, basis) = server_costs(r, &ids)?;
+    let (sped, amped, mt) = (c[0], c[1], c[2]);
+    let spread = c.iter().cloned().fold(f64::MIN, f64::max) / c.iter().cloned().fold(f64::MAX, f64::min);
     Ok((
         vec![
             format!("{g}/sped {}, {g}/amped {}, {g}/mt {} per request", us(sped), us(amped), us(mt)),
-            format!("slowest/fastest {spread:.2}× (≤ {CACHED_SPREAD_MAX} = matters little); sped/amped time {:.2} (≤ {:.2} = SPED ≥ AMPED within noise)", sped / amped, 1.0 + NOISE),
+            format!("slowest/fastest {spread:.2}× (≤ {CACHED_SPREAD_MAX} = matters little); sped/amped {:.2} (≤ {:.2} = SPED ≥ AMPED within noise)", sped / amped, 1.0 + NOISE),
+            basis,
         ],
         spread <= CACHED_SPREAD_MAX && sped <= amped * (1.0 + NOISE),
     ))
@@ -519,6 +554,16 @@ fn claim_8(r: &Results) -> Judged {
     let amped = r.series_min("server_disk", "amped", 1)?;
     let &(p, a) = amped.last().expect("non-empty");
     let s = r.median(&format!("server_disk/sped/{p}"))?;
+    // Disk-bound throughput is set by waits, which server CPU per request does not show:
+    // a client-bound input leaves nothing to judge on.
+    let ids = [format!("server_disk/amped/{p}"), format!("server_disk/sped/{p}")];
+    let bound = client_bound(r, &ids);
+    if !bound.is_empty() {
+        return Err(Unjudged::ClientBound(format!(
+            "{} client-bound; disk waits do not show in CPU per request",
+            bound.join(", ")
+        )));
+    }
     Ok((
         vec![format!(
             "server_disk/amped/{p} {} vs server_disk/sped/{p} {} per request: AMPED {:.2}× SPED's throughput (≥ {DISK_GAIN_MIN} required)",
@@ -532,26 +577,36 @@ fn claim_8(r: &Results) -> Judged {
 
 fn claim_9(r: &Results) -> Judged {
     let g = "server_conns";
-    let mut keep = BTreeMap::new();
-    let mut ev = Vec::new();
-    for m in ["mp", "mt", "sped", "amped"] {
+    let models = ["mp", "mt", "sped", "amped"];
+    let mut points = Vec::new();
+    for m in models {
         let s = r.series_min(g, m, 2)?;
-        let hi = *s.last().expect("non-empty");
-        if hi.0 < 200 {
-            return Err(format!("{g}/{m}/* has no point above 200 connections"));
+        let hi = s.last().expect("non-empty").0;
+        if hi < 200 {
+            return Err(format!("{g}/{m}/* has no point above 200 connections").into());
         }
-        let lo = *s
+        let lo = s
             .iter()
             .rev()
             .find(|p| p.0 <= 64)
-            .ok_or(format!("{g}/{m}/* has no point at ≤ 64 connections"))?;
-        // Time per request is 1/throughput: kept throughput = t(lo)/t(hi).
-        let k = lo.1 / hi.1;
+            .ok_or(format!("{g}/{m}/* has no point at ≤ 64 connections"))?
+            .0;
+        points.push((m, lo, hi));
+    }
+    let ids: Vec<String> = points
+        .iter()
+        .flat_map(|(m, lo, hi)| [format!("{g}/{m}/{lo}"), format!("{g}/{m}/{hi}")])
+        .collect();
+    let (cost, basis) = server_costs(r, &ids)?;
+    let mut keep = BTreeMap::new();
+    let mut ev = Vec::new();
+    for (i, (m, lo, hi)) in points.iter().enumerate() {
+        // Cost per request is 1/throughput (or 1/capacity): kept = cost(lo)/cost(hi).
+        let k = cost[2 * i] / cost[2 * i + 1];
         ev.push(format!(
-            "{g}/{m}: throughput at {} conns = {:.2}× that at {} conns",
-            hi.0, k, lo.0
+            "{g}/{m}: throughput at {hi} conns = {k:.2}× that at {lo} conns"
         ));
-        keep.insert(m, k);
+        keep.insert(*m, k);
     }
     let ok = keep["mp"] < keep["mt"]
         && keep["mp"] < keep["sped"].min(keep["amped"])
@@ -559,6 +614,7 @@ fn claim_9(r: &Results) -> Judged {
         && keep["sped"] >= FLAT_KEEP_MIN
         && keep["amped"] >= FLAT_KEEP_MIN;
     ev.push(format!("flat = keeps ≥ {FLAT_KEEP_MIN}"));
+    ev.push(basis);
     Ok((ev, ok))
 }
 
@@ -679,9 +735,7 @@ fn claim_12(r: &Results) -> Judged {
             .1;
         let beyond: Vec<(u64, f64)> = s.iter().filter(|p| p.0 as usize > cores).cloned().collect();
         if beyond.is_empty() {
-            return Err(format!(
-                "matmul/{split}/* has no point beyond {cores} workers"
-            ));
+            return Err(format!("matmul/{split}/* has no point beyond {cores} workers").into());
         }
         let sp_cores = one / at_cores;
         let sp_beyond = beyond.iter().map(|p| one / p.1).fold(0.0, f64::max);
@@ -715,7 +769,8 @@ pub fn findings(r: &Results) -> Vec<Finding> {
         .map(|(i, (judge, claim))| {
             let (evidence, verdict) = match judge(r) {
                 Ok((ev, ok)) => (ev, verdict(ok)),
-                Err(why) => (Vec::new(), Verdict::NotMeasured(why)),
+                Err(Unjudged::Missing(why)) => (Vec::new(), Verdict::NotMeasured(why)),
+                Err(Unjudged::ClientBound(why)) => (Vec::new(), Verdict::NotMeasurable(why)),
             };
             Finding {
                 number: i + 1,
@@ -727,15 +782,44 @@ pub fn findings(r: &Results) -> Vec<Finding> {
         .collect()
 }
 
+/// Which runs, profiles, commits and machine the verdicts were judged from.
+fn provenance_markdown(r: &Results) -> String {
+    let Some(latest) = &r.latest else {
+        return "No results yet: run `cargo bench`.\n\n".into();
+    };
+    let m = &latest.machine;
+    let mut md = format!(
+        "Judged from: {}.\nMachine: {}, {} ({} CPUs online: {}), {:.1} GiB, Linux {}{}.\n",
+        latest.one_line(),
+        m.hostname,
+        m.cpu_model,
+        m.n_cpus,
+        m.online_cpus,
+        m.mem_total_bytes as f64 / (1u64 << 30) as f64,
+        m.kernel,
+        if m.virtualized { ", virtualised" } else { "" }
+    );
+    if r.runs.len() > 1 {
+        md += "Groups come from several runs: ";
+        md += &r
+            .runs
+            .iter()
+            .map(|p| format!("{} (profile {}, {})", p.run_id, p.profile, p.started_utc()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        md += ".\n";
+    }
+    md + "\n"
+}
+
 /// The findings page as Markdown.
 pub fn findings_markdown(r: &Results) -> String {
-    let mut md = String::from(
-        "# Findings: the lecture's claims, checked on this machine\n\n\
-         Verdicts are computed from this run's results (criterion medians, server.json, \
-         models.json); the machine may have been shared, so read ratios, not absolutes. \
-         Within a group, results older than the group's latest run (written more than 2 \
-         minutes before the next newer one) are ignored.\n\n",
-    );
+    let mut md = String::from("# Findings: the lecture's claims, checked on this machine\n\n");
+    md += &provenance_markdown(r);
+    md += "Verdicts are computed from each group's latest run (criterion medians, server.json, \
+           models.json); results an earlier run left are ignored. Throughput claims whose inputs \
+           were client-bound judge on server CPU per request. The machine may have been shared, \
+           so read ratios, not absolutes.\n\n";
     for f in findings(r) {
         let _ = writeln!(
             md,
@@ -766,6 +850,7 @@ pub fn findings_html(r: &Results) -> String {
             Verdict::Holds => "holds",
             Verdict::DoesNotHold => "fails",
             Verdict::NotMeasured(_) => "missing",
+            Verdict::NotMeasurable(_) => "unmeasurable",
         };
         let ev: Vec<String> = f.evidence.iter().map(|e| escape(e)).collect();
         let _ = writeln!(
@@ -781,27 +866,18 @@ pub fn findings_html(r: &Results) -> String {
     h
 }
 
-/// criterion's output directory (`target/criterion`, under `CARGO_TARGET_DIR` when set).
-pub fn criterion_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("criterion")
-}
-
 impl Results {
-    /// [`Results::load`] from the default places: `target/criterion` and `target/threadbench`
-    /// (what the report's index.html passes to [`findings_html`]).
+    /// [`Results::load`] from the default places (see [`Paths::from_env`]).
     pub fn load_default() -> io::Result<Results> {
-        Results::load(&criterion_dir(), &super::output_dir()?)
+        Results::load(&Paths::from_env())
     }
 }
 
-/// Regenerates `target/threadbench/findings.md` from what is saved; returns its path.
-pub fn write_findings() -> io::Result<PathBuf> {
-    let out = super::output_dir()?;
-    let results = Results::load(&criterion_dir(), &out)?;
-    let path = out.join("findings.md");
+/// Regenerates `findings.md` under `paths` from what is saved; returns its path.
+pub fn write_findings(paths: &Paths) -> io::Result<PathBuf> {
+    let results = Results::load(paths)?;
+    std::fs::create_dir_all(&paths.out)?;
+    let path = paths.file("findings.md");
     std::fs::write(&path, findings_markdown(&results))?;
     Ok(path)
 }

@@ -1,253 +1,83 @@
-//! `target/threadbench/index.html`: the suite's own report, regenerated from everything saved
-//! so far — per server group an SVG chart (plotters) of MB/s or req/s against the swept
-//! parameter, one line per model (the Flash paper's figures, redrawn on this machine), tables
-//! of the side metrics from `server.json`, the building blocks' medians and ratios from
-//! criterion's `estimates.json`, and the machine facts from `env.json`.
+//! `target/threadbench/index.html`: the suite's own report, regenerated from the results layer
+//! ([`super::results`]) after every run that measured something, and by `threadbench report`.
+//!
+//! What a reader sees, top to bottom: the latest run's provenance and the findings' verdict
+//! count; the machine as a small table; the runs the page draws on; for the server groups a
+//! model × workload summary, then per group a throughput chart (the Flash paper's figures,
+//! redrawn here: one line per model, a marker per point, criterion's confidence interval as
+//! error bars), a latency CDF from the kept HDR histograms and the side-metrics table; the
+//! building blocks' medians; the findings. Only each group's latest run is charted; records of
+//! older runs are listed apart, marked with their own provenance. Every figure links to its
+//! criterion page.
 
-use super::server_results::{ServerRecord, ServerResults};
+use super::findings::{findings, findings_html, Results, Verdict};
+use super::results::{
+    format_utc, sort_key, Artefact, CriterionRecord, GroupView, Loaded, Paths, Provenance,
+};
+use super::server_results::ServerRecord;
 use plotters::prelude::*;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
-use std::path::{Path, PathBuf};
-
-/// One criterion benchmark's median (from `<id>/new/estimates.json` + `benchmark.json`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CriterionMedian {
-    pub group: String,
-    pub function: String,
-    pub param: Option<String>,
-    pub median_ns: f64,
-}
-
-#[derive(Deserialize)]
-struct BenchmarkJson {
-    group_id: String,
-    function_id: Option<String>,
-    value_str: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Estimate {
-    point_estimate: f64,
-}
-
-#[derive(Deserialize)]
-struct Estimates {
-    median: Estimate,
-}
-
-/// Every criterion result under `criterion_dir` (up to four levels deep).
-pub fn read_criterion(criterion_dir: &Path) -> Vec<CriterionMedian> {
-    let mut out = Vec::new();
-    let mut stack = vec![(criterion_dir.to_path_buf(), 0)];
-    while let Some((dir, depth)) = stack.pop() {
-        let new = dir.join("new");
-        if let (Ok(b), Ok(e)) = (
-            std::fs::read_to_string(new.join("benchmark.json")),
-            std::fs::read_to_string(new.join("estimates.json")),
-        ) {
-            if let (Ok(b), Ok(e)) = (
-                serde_json::from_str::<BenchmarkJson>(&b),
-                serde_json::from_str::<Estimates>(&e),
-            ) {
-                out.push(CriterionMedian {
-                    group: b.group_id,
-                    function: b.function_id.unwrap_or_default(),
-                    param: b.value_str,
-                    median_ns: e.median.point_estimate,
-                });
-            }
-            continue;
-        }
-        if depth >= 4 {
-            continue;
-        }
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for ent in rd.flatten() {
-                let name = ent.file_name();
-                if ent.path().is_dir() && name != "report" {
-                    stack.push((ent.path(), depth + 1));
-                }
-            }
-        }
-    }
-    out.sort_by(|a, b| (&a.group, &a.param, &a.function).cmp(&(&b.group, &b.param, &b.function)));
-    out
-}
+use std::path::PathBuf;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
-/// Which metric a group's chart shows.
-fn chart_metric(group: &str) -> (&'static str, fn(&ServerRecord) -> f64) {
-    match group {
-        "server_conns" | "server_specweb" => ("req/s", |r| r.req_per_s),
-        _ => ("MB/s", |r| r.mb_per_s),
-    }
+/// Okabe & Ito's colour-blind-safe palette (yellow left out: unreadable on white), and one
+/// marker shape per colour so lines stay apart in greyscale too.
+const PALETTE: [(u8, u8, u8); 7] = [
+    (0, 0, 0),       // black
+    (230, 159, 0),   // orange
+    (86, 180, 233),  // sky blue
+    (0, 158, 115),   // bluish green
+    (0, 114, 178),   // blue
+    (213, 94, 0),    // vermillion
+    (204, 121, 167), // reddish purple
+];
+
+/// A stable colour index per model: the same model has the same colour in every chart.
+fn model_index(model: &str) -> usize {
+    crate::load::e2e::MODELS
+        .iter()
+        .position(|m| *m == model)
+        .unwrap_or_else(|| model.bytes().map(usize::from).sum::<usize>())
+        % PALETTE.len()
 }
 
-fn param_label(group: &str) -> &'static str {
-    match group {
-        "server_file_size" => "file size (bytes)",
-        "server_conns" => "connections",
-        "server_disk" => "file size (KiB), page cache evicted",
-        _ => "parameter",
-    }
+fn colour(model: &str) -> RGBColor {
+    let (r, g, b) = PALETTE[model_index(model)];
+    RGBColor(r, g, b)
 }
 
-/// An SVG line chart of one server group: one line per model.
-pub fn group_chart(group: &str, recs: &[&ServerRecord]) -> Result<String, String> {
-    let (unit, metric) = chart_metric(group);
-    let mut by_model: BTreeMap<&str, Vec<(u64, f64)>> = BTreeMap::new();
-    for r in recs {
-        if let Some(p) = r.param {
-            by_model
-                .entry(&r.model)
-                .or_default()
-                .push((p.max(1), metric(r)));
-        }
-    }
-    if by_model.is_empty() {
-        return Err("no swept points".into());
-    }
-    let xs: Vec<u64> = by_model.values().flatten().map(|p| p.0).collect();
-    let (xmin, xmax) = (
-        *xs.iter().min().expect("points") as f64,
-        *xs.iter().max().expect("points") as f64,
-    );
-    let (xmin, xmax) = if xmin == xmax {
-        (xmin / 2.0, xmax * 2.0)
+/// `1 KiB`, `64 KiB`, `1 MiB` for byte counts.
+pub fn fmt_bytes(b: f64) -> String {
+    const KIB: f64 = 1024.0;
+    if b >= KIB * KIB * KIB {
+        format!("{} GiB", trim_num(b / (KIB * KIB * KIB)))
+    } else if b >= KIB * KIB {
+        format!("{} MiB", trim_num(b / (KIB * KIB)))
+    } else if b >= KIB {
+        format!("{} KiB", trim_num(b / KIB))
     } else {
-        (xmin, xmax)
-    };
-    let ymax = by_model
-        .values()
-        .flatten()
-        .map(|p| p.1)
-        .fold(0.0, f64::max)
-        .max(1e-9)
-        * 1.1;
-    let mut svg = String::new();
-    {
-        let e = |e: &dyn std::fmt::Display| e.to_string();
-        let root = SVGBackend::with_string(&mut svg, (720, 420)).into_drawing_area();
-        root.fill(&WHITE).map_err(|x| e(&x))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{group}: {unit} vs {}", param_label(group)),
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d((xmin..xmax).log_scale(), 0f64..ymax)
-            .map_err(|x| e(&x))?;
-        chart
-            .configure_mesh()
-            .x_desc(param_label(group))
-            .y_desc(unit)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .draw()
-            .map_err(|x| e(&x))?;
-        for (i, (model, pts)) in by_model.iter_mut().enumerate() {
-            pts.sort_by_key(|p| p.0);
-            let color = Palette99::pick(i).to_rgba();
-            let line: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x as f64, y)).collect();
-            chart
-                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
-                .map_err(|x| e(&x))?
-                .label(*model)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))
-                .map_err(|x| e(&x))?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|x| e(&x))?;
-        root.present().map_err(|x| e(&x))?;
+        format!("{} B", trim_num(b))
     }
-    Ok(svg)
 }
 
-fn server_table(recs: &[&ServerRecord]) -> String {
-    let mut s = String::from(
-        "<table><tr><th>model</th><th>param</th><th>requests</th><th>errors</th><th>req/s</th><th>MB/s</th>\
-         <th>p50 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>server CPU µs/req</th><th>RSS MiB</th><th>PSS MiB</th>\
-         <th>procs</th><th>vol. cs/req</th><th>invol. cs/req</th><th>client CPU</th><th>resident before</th></tr>\n",
-    );
-    for r in recs {
-        let _ = writeln!(
-            s,
-            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.2}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td>\
-             <td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.0} %{}</td><td>{}</td></tr>",
-            if r.client_bound { " class=\"cb\"" } else { "" },
-            esc(&r.model),
-            r.param.map_or("-".into(), |p| p.to_string()),
-            r.requests,
-            r.errors,
-            r.req_per_s,
-            r.mb_per_s,
-            r.latency_us.p50,
-            r.latency_us.p99,
-            r.latency_us.p999,
-            r.server_cpu_us_per_req,
-            r.server_rss_bytes as f64 / 1048576.0,
-            r.server_pss_bytes as f64 / 1048576.0,
-            r.server_processes,
-            r.voluntary_ctx_per_req,
-            r.involuntary_ctx_per_req,
-            r.client_cpu_util * 100.0,
-            if r.client_bound { " client-bound" } else { "" },
-            r.resident_before.map_or("-".into(), |f| format!("{:.1} %", f * 100.0)),
-        );
+fn trim_num(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
     }
-    s + "</table>\n"
 }
 
-fn blocks_tables(medians: &[CriterionMedian]) -> String {
-    let mut s = String::new();
-    let mut groups: BTreeMap<(&str, Option<&str>), Vec<&CriterionMedian>> = BTreeMap::new();
-    for m in medians.iter().filter(|m| !m.group.starts_with("server_")) {
-        groups
-            .entry((&m.group, m.param.as_deref()))
-            .or_default()
-            .push(m);
-    }
-    if groups.is_empty() {
-        return "<p>No building-block results yet (run <code>cargo bench</code>).</p>\n".into();
-    }
-    s += "<table><tr><th>group</th><th>param</th><th>function</th><th>median</th><th>× fastest</th></tr>\n";
-    for ((group, param), ms) in groups {
-        let fastest = ms.iter().map(|m| m.median_ns).fold(f64::INFINITY, f64::min);
-        for m in ms {
-            let _ = writeln!(
-                s,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td></tr>",
-                esc(group),
-                esc(param.unwrap_or("-")),
-                esc(&m.function),
-                fmt_ns(m.median_ns),
-                m.median_ns / fastest
-            );
-        }
-    }
-    s + "</table>\n"
-}
-
-fn fmt_ns(ns: f64) -> String {
+/// A time in ns with a unit that keeps three significant figures (never `0.00 µs`).
+pub fn fmt_ns(ns: f64) -> String {
     if ns >= 1e9 {
         format!("{:.3} s", ns / 1e9)
     } else if ns >= 1e6 {
@@ -259,90 +89,710 @@ fn fmt_ns(ns: f64) -> String {
     }
 }
 
-/// The whole page.
-pub fn render(
-    results: &ServerResults,
-    env: Option<&serde_json::Value>,
-    medians: &[CriterionMedian],
-) -> String {
-    let mut s = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>threadbench report</title><style>\
-         body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em}\
-         table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}\
-         th{background:#eee}td:first-child{text-align:left}tr.cb{background:#fff3cd}pre{background:#f6f6f6;padding:0.5em}\
-         </style></head><body><h1>threadbench report</h1>\n\
-         <p>Generated from <code>target/threadbench/server.json</code>, <code>target/criterion/*/new/estimates.json</code> \
-         and <code>target/threadbench/env.json</code>. Rows shaded yellow were <b>client-bound</b> (load generator ≥ 95 % CPU): \
-         their server figures are lower bounds. Compare variants measured in the same run, as ratios.</p>\n",
+/// `12 345` style thousands for rates.
+fn fmt_rate(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.1} k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// What a server group's chart shows and how its parameter reads.
+struct GroupAxes {
+    metric: &'static str,
+    value: fn(&ServerRecord) -> f64,
+    param: &'static str,
+    param_fmt: fn(f64) -> String,
+}
+
+fn axes(group: &str) -> GroupAxes {
+    let plain = |v: f64| trim_num(v);
+    match group {
+        "server_file_size" => GroupAxes {
+            metric: "throughput (MB/s)",
+            value: |r| r.mb_per_s,
+            param: "file size",
+            param_fmt: fmt_bytes,
+        },
+        "server_disk" => GroupAxes {
+            metric: "throughput (MB/s)",
+            value: |r| r.mb_per_s,
+            param: "file size, page cache evicted",
+            param_fmt: |kib| fmt_bytes(kib * 1024.0),
+        },
+        "server_conns" => GroupAxes {
+            metric: "throughput (requests/s)",
+            value: |r| r.req_per_s,
+            param: "concurrent connections",
+            param_fmt: plain,
+        },
+        _ => GroupAxes {
+            metric: "throughput (requests/s)",
+            value: |r| r.req_per_s,
+            param: "parameter",
+            param_fmt: plain,
+        },
+    }
+}
+
+fn svg_err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// One model's line: (x, y, y_low, y_high) points, sorted by x.
+type Series = Vec<(f64, f64, f64, f64)>;
+
+/// Throughput against the swept parameter (log scale), one line per model, error bars from
+/// criterion's confidence interval of the median time per request.
+pub fn throughput_chart(
+    group: &str,
+    recs: &[&ServerRecord],
+    ci: &BTreeMap<String, &CriterionRecord>,
+) -> Result<String, String> {
+    let ax = axes(group);
+    let mut by_model: BTreeMap<&str, Series> = BTreeMap::new();
+    for r in recs {
+        let Some(p) = r.param else { continue };
+        let y = (ax.value)(r);
+        // The interval of time per request, applied to this point: rate ∝ 1 / time.
+        let (lo, hi) = ci.get(&r.id()).map_or((y, y), |c| {
+            (
+                y * c.median_ns / c.median_upper_ns.max(1e-9),
+                y * c.median_ns / c.median_lower_ns.max(1e-9),
+            )
+        });
+        by_model
+            .entry(&r.model)
+            .or_default()
+            .push((p.max(1) as f64, y, lo, hi));
+    }
+    if by_model.is_empty() {
+        return Err("no swept points".into());
+    }
+    for pts in by_model.values_mut() {
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    let xs: Vec<f64> = by_model.values().flatten().map(|p| p.0).collect();
+    let (xmin, xmax) = (
+        xs.iter().copied().fold(f64::MAX, f64::min),
+        xs.iter().copied().fold(f64::MIN, f64::max),
     );
-    s += "<h2>Machine and profile</h2>\n";
-    match env {
-        Some(v) => {
-            let _ = writeln!(
-                s,
-                "<pre>{}</pre>",
-                esc(&serde_json::to_string_pretty(v).unwrap_or_default())
-            );
+    let (xmin, xmax) = (xmin / 1.5, xmax * 1.5);
+    let ymax = by_model
+        .values()
+        .flatten()
+        .map(|p| p.3.max(p.1))
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.12;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 440)).into_drawing_area();
+        root.fill(&WHITE).map_err(svg_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{group}: {} by {}", ax.metric, ax.param),
+                ("sans-serif", 18),
+            )
+            .margin(14)
+            .x_label_area_size(52)
+            .y_label_area_size(84)
+            .build_cartesian_2d((xmin..xmax).log_scale(), 0f64..ymax)
+            .map_err(svg_err)?;
+        let param_fmt = ax.param_fmt;
+        chart
+            .configure_mesh()
+            .x_desc(format!("{} (log scale)", ax.param))
+            .y_desc(ax.metric)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .x_label_formatter(&|x| param_fmt(*x))
+            .y_label_formatter(&|y| fmt_rate(*y))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(svg_err)?;
+        for (model, pts) in &by_model {
+            let c = colour(model);
+            let idx = model_index(model);
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|p| (p.0, p.1)),
+                    c.stroke_width(2),
+                ))
+                .map_err(svg_err)?
+                .label(*model)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|p| ErrorBar::new_vertical(p.0, p.2, p.1, p.3, c.stroke_width(1), 8)),
+                )
+                .map_err(svg_err)?;
+            let at = pts.iter().map(|p| (p.0, p.1));
+            match idx % 4 {
+                0 => chart.draw_series(at.map(|p| Circle::new(p, 4, c.filled()))),
+                1 => chart.draw_series(at.map(|p| TriangleMarker::new(p, 6, c.filled()))),
+                2 => chart.draw_series(at.map(|p| Cross::new(p, 5, c.stroke_width(2)))),
+                _ => chart.draw_series(at.map(|p| Rectangle::new([p, p], c.stroke_width(8)))),
+            }
+            .map_err(svg_err)?;
         }
-        None => s += "<p>No env.json yet.</p>\n",
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(160, 160, 160))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(svg_err)?;
+        root.present().map_err(svg_err)?;
     }
-    s += "<h2>End-to-end servers</h2>\n";
-    let mut groups: BTreeMap<&str, Vec<&ServerRecord>> = BTreeMap::new();
-    for r in &results.records {
-        groups.entry(&r.group).or_default().push(r);
-    }
-    if groups.is_empty() {
-        s += "<p>No server results yet (run <code>cargo bench --bench server</code>).</p>\n";
-    }
-    for (group, recs) in &groups {
-        let _ = writeln!(s, "<h3 id=\"{0}\">{0}</h3>", esc(group));
-        if let Ok(svg) = group_chart(group, recs) {
-            s += &svg;
-            s += "\n";
+    Ok(svg)
+}
+
+/// The cumulative distribution of response latency (µs, log scale), one line per model, from
+/// the HDR histograms the server benches keep. For a swept group, the point `param`.
+pub fn latency_cdf_chart(title: &str, recs: &[&ServerRecord]) -> Result<String, String> {
+    let mut lines: Vec<(&str, Vec<(f64, f64)>)> = Vec::new();
+    for r in recs {
+        let total: u64 = r.latency_hist_ns.iter().map(|b| b.1).sum();
+        if total == 0 {
+            continue;
         }
-        s += &server_table(recs);
+        let mut seen = 0u64;
+        let pts = r
+            .latency_hist_ns
+            .iter()
+            .map(|&(ns, n)| {
+                seen += n;
+                ((ns as f64 / 1e3).max(0.1), seen as f64 / total as f64)
+            })
+            .collect();
+        lines.push((&r.model, pts));
     }
-    let bound = results.records.iter().filter(|r| r.client_bound).count();
+    if lines.is_empty() {
+        return Err("no latency histograms".into());
+    }
+    let xs = lines.iter().flat_map(|l| l.1.iter().map(|p| p.0));
+    let (xmin, xmax) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 400)).into_drawing_area();
+        root.fill(&WHITE).map_err(svg_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(14)
+            .x_label_area_size(52)
+            .y_label_area_size(84)
+            .build_cartesian_2d((xmin / 1.3..xmax * 1.3).log_scale(), 0f64..1.0)
+            .map_err(svg_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("response latency (µs, log scale)")
+            .y_desc("fraction of responses ≤ latency")
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .x_label_formatter(&|x| trim_num(*x))
+            .y_label_formatter(&|y| format!("{:.0} %", y * 100.0))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(svg_err)?;
+        for (model, pts) in &lines {
+            let c = colour(model);
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+                .map_err(svg_err)?
+                .label(*model)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(160, 160, 160))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(svg_err)?;
+        root.present().map_err(svg_err)?;
+    }
+    Ok(svg)
+}
+
+/// Links from `index.html` (in `paths.out`) to criterion's pages.
+struct Links {
+    criterion: String,
+}
+
+impl Links {
+    fn new(paths: &Paths) -> Links {
+        // Relative when both live in one target dir (the page then works when copied along).
+        let criterion = match (paths.criterion.parent(), paths.out.parent()) {
+            (Some(a), Some(b)) if a == b => format!(
+                "../{}",
+                paths
+                    .criterion
+                    .file_name()
+                    .map_or("criterion".into(), |n| n.to_string_lossy().into_owned())
+            ),
+            _ => format!("file://{}", paths.criterion.display()),
+        };
+        Links { criterion }
+    }
+
+    /// Criterion's page of a group, or of one benchmark id.
+    fn page(&self, id: &str) -> String {
+        format!("{}/{}/report/index.html", self.criterion, esc(id))
+    }
+}
+
+fn run_label(p: Option<&Provenance>) -> String {
+    p.map_or("an unknown run".into(), |p| {
+        format!("profile <b>{}</b>, {}", esc(&p.profile), p.started_utc())
+    })
+}
+
+fn server_table(recs: &[&ServerRecord], ax: &GroupAxes, links: &Links) -> String {
+    let mut s = format!(
+        "<table class=\"num\"><tr><th>model</th><th>{}</th><th>requests</th><th>errors</th><th>req/s</th><th>MB/s</th>\
+         <th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>server CPU µs/req</th>\
+         <th>RSS MiB</th><th>PSS MiB</th><th>procs</th><th>vol. cs/req</th><th>invol. cs/req</th><th>client CPU</th>\
+         <th>resident before</th></tr>\n",
+        esc(ax.param)
+    );
+    for r in recs {
+        let _ = writeln!(
+            s,
+            "<tr{}><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.2}</td>\
+             <td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.2}</td><td>{:.1}</td>\
+             <td>{:.1}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.0} %{}</td><td>{}</td></tr>",
+            if r.client_bound { " class=\"cb\"" } else { "" },
+            links.page(&r.id()),
+            esc(&r.model),
+            r.param.map_or("–".into(), |p| (ax.param_fmt)(p as f64)),
+            r.requests,
+            r.errors,
+            r.req_per_s,
+            r.mb_per_s,
+            r.latency_us.p50,
+            r.latency_us.p90,
+            r.latency_us.p99,
+            r.latency_us.p999,
+            r.latency_us.max,
+            r.server_cpu_us_per_req,
+            r.server_rss_bytes as f64 / 1048576.0,
+            r.server_pss_bytes as f64 / 1048576.0,
+            r.server_processes,
+            r.voluntary_ctx_per_req,
+            r.involuntary_ctx_per_req,
+            r.client_cpu_util * 100.0,
+            if r.client_bound { " <b>client-bound</b>" } else { "" },
+            r.resident_before
+                .map_or("–".into(), |f| format!("{:.1} %", f * 100.0)),
+        );
+    }
+    s + "</table>\n"
+}
+
+/// Records of older runs of a group: listed apart, with their own provenance, never charted.
+fn stale_block<T>(
+    stale: &[&T],
+    art: &Artefact<T>,
+    label: impl Fn(&T) -> String,
+) -> String
+where
+    T: super::results::Keyed + serde::Serialize + serde::de::DeserializeOwned + Clone,
+{
+    if stale.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "<details class=\"stale\"><summary>{} older result{} from earlier runs (not charted, not judged)</summary><ul>\n",
+        stale.len(),
+        if stale.len() == 1 { "" } else { "s" }
+    );
+    for r in stale {
+        let _ = writeln!(
+            s,
+            "<li><code>{}</code>: {} — {}</li>",
+            esc(&r.key()),
+            label(r),
+            run_label(art.provenance_of(r))
+        );
+    }
+    s + "</ul></details>\n"
+}
+
+/// Model × workload: each server group at its largest measured point, req/s and server CPU.
+fn summary_table(groups: &BTreeMap<String, GroupView<'_, ServerRecord>>) -> String {
+    let mut cols: Vec<(String, Option<u64>)> = Vec::new();
+    for (g, v) in groups {
+        let p = v.current.iter().filter_map(|r| r.param).max();
+        cols.push((g.clone(), p));
+    }
+    let mut models: Vec<&str> = groups
+        .values()
+        .flat_map(|v| v.current.iter().map(|r| r.model.as_str()))
+        .collect();
+    models.sort_by_key(|m| model_index(m));
+    models.dedup();
+    if models.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "<table class=\"num summary\"><tr><th>model</th>",
+    );
+    for (g, p) in &cols {
+        let ax = axes(g);
+        let _ = write!(
+            s,
+            "<th><a href=\"#{0}\">{0}</a>{1}</th>",
+            esc(g),
+            p.map_or(String::new(), |p| format!("<br>at {}", (ax.param_fmt)(p as f64)))
+        );
+    }
+    s += "</tr>\n";
+    for m in &models {
+        let _ = write!(s, "<tr><td>{}</td>", esc(m));
+        for (g, p) in &cols {
+            let recs = &groups[g].current;
+            let at = |r: &&&ServerRecord| r.param == *p;
+            let best = recs
+                .iter()
+                .filter(at)
+                .map(|r| r.req_per_s)
+                .fold(0.0, f64::max);
+            match recs.iter().filter(at).find(|r| r.model == *m) {
+                Some(r) => {
+                    let _ = write!(
+                        s,
+                        "<td{}>{} req/s<br><small>{:.1} µs CPU/req{}</small></td>",
+                        if r.req_per_s >= best { " class=\"best\"" } else { "" },
+                        fmt_rate(r.req_per_s),
+                        r.server_cpu_us_per_req,
+                        if r.client_bound { ", client-bound" } else { "" }
+                    );
+                }
+                None => s += "<td>–</td>",
+            }
+        }
+        s += "</tr>\n";
+    }
+    s + "</table>\n<p>Bold: the highest throughput of the column. Under each: the server's CPU time per request \
+         (its capacity on one core is 1 / that), which stays meaningful where the load generator was the bottleneck.</p>\n"
+}
+
+fn blocks_section(l: &Loaded, links: &Links) -> String {
+    let groups = l.criterion.by_group();
+    let blocks: Vec<_> = groups.iter().filter(|(g, _)| !g.starts_with("server_")).collect();
+    if blocks.is_empty() {
+        return "<p>No building-block results yet (run <code>cargo bench</code>).</p>\n".into();
+    }
+    let mut s = String::new();
+    for (group, v) in blocks {
+        let run = v
+            .latest
+            .as_ref()
+            .and_then(|(id, _)| l.criterion.runs.get(id));
+        let _ = writeln!(
+            s,
+            "<h3 id=\"{0}\">{0}</h3>\n<p class=\"meta\">Measured in {1}. <a href=\"{2}\">criterion's report for {0}</a></p>",
+            esc(group),
+            run_label(run),
+            links.page(group)
+        );
+        // ×fastest compares functions at the same parameter; unswept groups compare all.
+        let mut by_param: BTreeMap<Vec<(u8, u64, String)>, Vec<&CriterionRecord>> = BTreeMap::new();
+        for r in &v.current {
+            by_param
+                .entry(sort_key(r.param.as_deref().unwrap_or("")))
+                .or_default()
+                .push(r);
+        }
+        s += "<table class=\"num\"><tr><th>benchmark</th><th>median</th><th>95 % interval</th><th>× fastest at this parameter</th><th>throughput</th></tr>\n";
+        for recs in by_param.values() {
+            let fastest = recs.iter().map(|r| r.median_ns).fold(f64::INFINITY, f64::min);
+            for r in recs {
+                let thr = match r.throughput {
+                    Some(super::results::Throughput::Elements(n)) => {
+                        format!("{} elem/s", fmt_rate(n as f64 * 1e9 / r.median_ns))
+                    }
+                    Some(super::results::Throughput::Bytes(n)) => {
+                        format!("{}/s", fmt_bytes(n as f64 * 1e9 / r.median_ns))
+                    }
+                    None => "–".into(),
+                };
+                let _ = writeln!(
+                    s,
+                    "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{} – {}</td><td>{:.2}</td><td>{}</td></tr>",
+                    links.page(&r.id),
+                    esc(&r.id),
+                    fmt_ns(r.median_ns),
+                    fmt_ns(r.median_lower_ns),
+                    fmt_ns(r.median_upper_ns),
+                    r.median_ns / fastest,
+                    thr
+                );
+            }
+        }
+        s += "</table>\n";
+        s += &stale_block(&v.stale, &l.criterion, |r| fmt_ns(r.median_ns));
+    }
+    s
+}
+
+fn machine_table(env: Option<&serde_json::Value>, latest: Option<&Provenance>) -> String {
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    if let Some(p) = latest {
+        let m = &p.machine;
+        rows.push(("host", m.hostname.clone()));
+        rows.push(("CPU", m.cpu_model.clone()));
+        rows.push(("CPUs online", format!("{} ({})", m.n_cpus, m.online_cpus)));
+        rows.push(("memory", fmt_bytes(m.mem_total_bytes as f64)));
+        rows.push(("kernel", m.kernel.clone()));
+        rows.push((
+            "virtualised",
+            if m.virtualized { "yes (hypervisor flag)" } else { "no" }.into(),
+        ));
+    }
+    if let Some(v) = env {
+        let list = |k: &str| {
+            v["core_plan"][k].as_array().map_or("–".into(), |a| {
+                a.iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+        };
+        rows.push(("server cores", list("server")));
+        rows.push(("client cores", list("client")));
+        if let Some(w) = v["core_plan"]["warning"].as_str() {
+            rows.push(("core plan warning", w.to_owned()));
+        }
+        if let Some(g) = v["cpufreq_governor"].as_str() {
+            rows.push(("cpufreq governor", g.to_owned()));
+        }
+        if let Some(n) = v["nofile_limit"]["soft"].as_u64() {
+            rows.push(("RLIMIT_NOFILE", n.to_string()));
+        }
+        if let Some(r) = v["rustc_version"].as_str() {
+            rows.push(("compiler", r.to_owned()));
+        }
+    }
+    if rows.is_empty() {
+        return "<p>No run has recorded the machine yet.</p>\n".into();
+    }
+    let mut s = String::from("<table class=\"kv\">\n");
+    for (k, v) in rows {
+        let _ = writeln!(s, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
+    }
+    s + "</table>\n"
+}
+
+fn runs_table(runs: &BTreeMap<String, Provenance>, groups_of: &BTreeMap<String, Vec<String>>) -> String {
+    let mut runs: Vec<&Provenance> = runs.values().collect();
+    runs.sort_by(|a, b| (b.started_at, &b.run_id).cmp(&(a.started_at, &a.run_id)));
+    let mut s = String::from(
+        "<table><tr><th>run</th><th>profile</th><th>started</th><th>commit</th><th>groups it is the latest run of</th></tr>\n",
+    );
+    for p in runs {
+        let groups = groups_of.get(&p.run_id).cloned().unwrap_or_default();
+        let commit = p.git_commit.as_deref().map_or("–".into(), |c| {
+            format!(
+                "{}{}",
+                &c[..c.len().min(10)],
+                if p.git_dirty == Some(true) { " + changes" } else { "" }
+            )
+        });
+        let _ = writeln!(
+            s,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            esc(&p.run_id),
+            esc(&p.profile),
+            p.started_utc(),
+            esc(&commit),
+            if groups.is_empty() { "– (only older results)".into() } else { esc(&groups.join(", ")) }
+        );
+    }
+    s + "</table>\n"
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;font-size:15px;line-height:1.45;max-width:1250px;margin:1em auto;padding:0 1em;color:#222}\
+h1{margin-bottom:0.2em}h2{border-bottom:2px solid #ddd;padding-bottom:0.15em;margin-top:1.8em}\
+table{border-collapse:collapse;margin:0.5em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}\
+th{background:#f0f0f0}table.num td{text-align:right}table.num td:first-child{text-align:left}\
+table.kv th{text-align:left;width:11em}td.best{font-weight:bold}\
+tr.cb td{background:#fde9c8}.prov{font-size:16px;background:#f4f6fa;border-left:4px solid #0072b2;padding:0.5em 0.8em}\
+.verdicts span{padding:1px 7px;border-radius:3px;margin-right:0.3em}\
+.holds{background:#d6efe4}.fails{background:#fbd9c9}.missing{background:#e8e8e8}\
+tr.holds td:nth-child(3){background:#d6efe4;font-weight:bold}tr.fails td:nth-child(3){background:#fbd9c9;font-weight:bold}\
+tr.missing td:nth-child(3){background:#e8e8e8}tr.unmeasurable td:nth-child(3){background:#e8e8e8;font-style:italic}\
+.meta{color:#555}.stale{color:#555;margin-bottom:1em}details summary{cursor:pointer}\
+figure{margin:0.5em 0}figcaption{color:#555;font-size:14px}svg{max-width:100%;height:auto}\
+nav a{margin-right:0.9em}.generated{color:#777;font-size:13px}";
+
+/// The whole page.
+pub fn render(l: &Loaded, paths: &Paths) -> String {
+    let links = Links::new(paths);
+    let results = Results::from_loaded(l);
+    let found = findings(&results);
+    let count = |f: fn(&Verdict) -> bool| found.iter().filter(|x| f(&x.verdict)).count();
+    let holds = count(|v| matches!(v, Verdict::Holds));
+    let fails = count(|v| matches!(v, Verdict::DoesNotHold));
+    let unmeasurable = count(|v| matches!(v, Verdict::NotMeasurable(_)));
+    let missing = found.len() - holds - fails - unmeasurable;
+    let latest = l.latest_run();
+    let server_groups = l.server.by_group();
+    let current_server: Vec<&ServerRecord> =
+        server_groups.values().flat_map(|v| v.current.iter().copied()).collect();
+    let bound = current_server.iter().filter(|r| r.client_bound).count();
+    let threshold = latest.as_ref().map_or(String::new(), |_| {
+        "the profile's <code>[report] client_bound_util</code>".into()
+    });
+
+    let mut s = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>threadbench report</title>\
+         <style>{STYLE}</style></head><body>\n<h1>threadbench report</h1>\n"
+    );
+    match &latest {
+        Some(p) => {
+            let _ = writeln!(s, "<p class=\"prov\">Latest run: {}</p>", esc(&p.one_line()));
+        }
+        None => s += "<p class=\"prov\">No results yet: run <code>cargo bench</code> (or <code>THREADBENCH_PROFILE=ci cargo bench</code> for a five-minute run).</p>\n",
+    }
     let _ = writeln!(
         s,
-        "<p>{bound} of {} server results were client-bound.</p>",
-        results.records.len()
+        "<p class=\"verdicts\">Findings (the lecture's and the Flash paper's claims, judged from these results): \
+         <span class=\"holds\">{holds} hold</span><span class=\"fails\">{fails} do not hold</span>\
+         <span class=\"missing\">{unmeasurable} not measurable here</span><span class=\"missing\">{missing} not measured</span> \
+         <a href=\"#findings\">details</a></p>"
     );
-    s += "<h2>Building blocks (criterion medians)</h2>\n";
-    s += &blocks_tables(medians);
+    let _ = writeln!(
+        s,
+        "<p>{bound} of {} current server results were <b>client-bound</b> (the load generator used at least \
+         {threshold} of its CPU; rows shaded orange): their throughput is the generator's limit, so claims judge them \
+         on server CPU per request instead. Compare variants of one run as ratios; the machine may be shared.</p>",
+        current_server.len()
+    );
+    s += "<nav><a href=\"#machine\">Machine</a><a href=\"#runs\">Runs</a><a href=\"#servers\">Servers</a><a href=\"#blocks\">Building blocks</a><a href=\"#findings\">Findings</a>";
+    let _ = writeln!(
+        s,
+        "<a href=\"{}/report/index.html\">criterion's report</a></nav>",
+        links.criterion
+    );
+
+    s += "<h2 id=\"machine\">Machine</h2>\n";
+    s += &machine_table(l.env.as_ref(), latest.as_ref());
+
+    // Which groups each run is the latest of.
+    let mut groups_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (g, v) in l.criterion.by_group() {
+        if let Some((id, _)) = v.latest {
+            groups_of.entry(id).or_default().push(g);
+        }
+    }
+    for (g, v) in &server_groups {
+        if let Some((id, _)) = &v.latest {
+            let e = groups_of.entry(id.clone()).or_default();
+            if !e.contains(g) {
+                e.push(g.clone());
+            }
+        }
+    }
+    s += "<h2 id=\"runs\">Runs in this report</h2>\n<p>Each group is shown from its latest run only; \
+          results that an earlier run left (another profile, a sweep point the latest run did not include) are listed \
+          apart under their group.</p>\n";
+    s += &runs_table(&l.runs(), &groups_of);
+
+    s += "<h2 id=\"servers\">End-to-end servers</h2>\n";
+    if server_groups.is_empty() {
+        s += "<p>No server results yet (run <code>cargo bench --bench server</code>).</p>\n";
+    } else {
+        s += "<h3>Summary: model × workload</h3>\n";
+        s += &summary_table(&server_groups);
+    }
+    let ci: BTreeMap<String, &CriterionRecord> = l
+        .criterion
+        .current()
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    for (group, v) in &server_groups {
+        let ax = axes(group);
+        let mut recs = v.current.clone();
+        recs.sort_by_key(|r| (r.param, model_index(&r.model)));
+        let run = v.latest.as_ref().and_then(|(id, _)| l.server.runs.get(id));
+        let _ = writeln!(
+            s,
+            "<h3 id=\"{0}\">{0}</h3>\n<p class=\"meta\">Measured in {1}. <a href=\"{2}\">criterion's report for {0}</a> \
+             (its line chart and the distribution of every point).</p>",
+            esc(group),
+            run_label(run),
+            links.page(group)
+        );
+        if let Ok(svg) = throughput_chart(group, &recs, &ci) {
+            let _ = writeln!(
+                s,
+                "<figure><a href=\"{}\">{svg}</a><figcaption>Error bars: criterion's 95 % confidence interval of the \
+                 median time per request, applied to the point. Click for criterion's page.</figcaption></figure>",
+                links.page(group)
+            );
+        }
+        // The CDF at the group's largest point (or its only one).
+        let at = recs.iter().filter_map(|r| r.param).max();
+        let at_recs: Vec<&ServerRecord> = recs.iter().copied().filter(|r| r.param == at).collect();
+        let title = match at {
+            Some(p) => format!("{group}: latency CDF at {}", (ax.param_fmt)(p as f64)),
+            None => format!("{group}: latency CDF"),
+        };
+        if let Ok(svg) = latency_cdf_chart(&title, &at_recs) {
+            let _ = writeln!(
+                s,
+                "<figure>{svg}<figcaption>From each model's HDR histogram of response latency (kept in server.json).</figcaption></figure>"
+            );
+        }
+        s += &server_table(&recs, &ax, &links);
+        s += &stale_block(&v.stale, &l.server, |r| format!("{:.0} req/s", r.req_per_s));
+    }
+
+    s += "<h2 id=\"blocks\">Building blocks (criterion medians)</h2>\n";
+    s += &blocks_section(l, &links);
+    s += &findings_html(&results);
+    let _ = writeln!(
+        s,
+        "<p class=\"generated\">Generated {} from {} and {}.</p>",
+        format_utc(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        ),
+        esc(&paths.out.display().to_string()),
+        esc(&paths.criterion.display().to_string())
+    );
     s += "</body></html>\n";
     s
 }
 
-/// `target/criterion` next to `target/threadbench`.
-fn criterion_dir(out: &Path) -> PathBuf {
-    out.parent().map_or_else(
-        || PathBuf::from("target/criterion"),
-        |t| t.join("criterion"),
-    )
-}
-
-/// Rebuilds `target/threadbench/index.html` from everything saved so far; returns its path.
-pub fn regenerate() -> io::Result<PathBuf> {
-    let out = super::output_dir()?;
-    let results = ServerResults::load(&out.join("server.json"))?;
-    let env = std::fs::read_to_string(out.join("env.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-    let medians = read_criterion(&criterion_dir(&out));
-    // The findings page is regenerated with the report, and is one section of it.
-    super::findings::write_findings()?;
-    let findings = super::findings::findings_html(&super::findings::Results::load_default()?);
-    let page = render(&results, env.as_ref(), &medians)
-        .replace("</body></html>\n", &format!("{findings}\n</body></html>\n"));
-    let path = out.join("index.html");
-    std::fs::write(&path, page)?;
+/// Rebuilds `index.html` and `findings.md` under `paths` from everything saved; returns the
+/// page's path.
+pub fn regenerate(paths: &Paths) -> io::Result<PathBuf> {
+    let loaded = Loaded::load(paths)?;
+    std::fs::create_dir_all(&paths.out)?;
+    super::findings::write_findings(paths)?;
+    let path = paths.file("index.html");
+    std::fs::write(&path, render(&loaded, paths))?;
     Ok(path)
 }
 
 /// [`regenerate`] for the end of a bench run: a failure is a warning, not a failed bench.
-pub fn regenerate_or_warn() {
-    match regenerate() {
+pub fn regenerate_or_warn(paths: &Paths) {
+    match regenerate(paths) {
         Ok(p) => eprintln!("threadbench: report {}", p.display()),
         Err(e) => eprintln!("threadbench: warning: cannot regenerate the report: {e}"),
     }
@@ -351,45 +801,90 @@ pub fn regenerate_or_warn() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::results::{Machine, Throughput};
+
+    fn run(id: &str, at: u64, profile: &str) -> Provenance {
+        Provenance {
+            run_id: id.into(),
+            profile: profile.into(),
+            git_commit: Some("0123456789abcdef".into()),
+            git_dirty: Some(false),
+            started_at: at,
+            machine: Machine::collect(),
+        }
+    }
+
+    fn server(model: &str, p: u64, rps: f64, util: f64) -> ServerRecord {
+        serde_json::from_value(serde_json::json!({
+            "group":"server_file_size","model":model,"param":p,"requests":10,"errors":0,
+            "req_per_s":rps,"mb_per_s":rps * p as f64 / 1e6,
+            "latency_us":{"min":1.0,"mean":1.0,"p50":1.0,"p90":1.0,"p95":1.0,"p99":1.0,"p999":1.0,"max":1.0},
+            "server_cpu_us_per_req":10.0,"server_rss_bytes":1,"server_pss_bytes":1,"server_processes":1,
+            "voluntary_ctx_per_req":0.0,"involuntary_ctx_per_req":0.0,"client_cpu_util":util,
+            "client_bound":util >= 0.9,"measured_at":0,
+            "latency_hist_ns":[[1000,5],[2000,4],[40000,1]]}))
+        .expect("record")
+    }
 
     #[test]
-    fn renders_chart_tables_and_criterion_medians() {
+    fn renders_provenance_charts_cdf_links_and_marks_stale_results() {
         let dir = crate::load::workload::TempDocroot::new().expect("temp dir");
-        let c = dir.path().join("criterion/spawn/fork_exit_wait/new");
-        std::fs::create_dir_all(&c).expect("mkdir");
-        std::fs::write(
-            c.join("benchmark.json"),
-            r#"{"group_id":"spawn","function_id":"fork_exit_wait","value_str":null}"#,
-        )
-        .expect("write");
-        std::fs::write(
-            c.join("estimates.json"),
-            r#"{"median":{"point_estimate":50000.0}}"#,
-        )
-        .expect("write");
-        let medians = read_criterion(&dir.path().join("criterion"));
-        assert_eq!(medians.len(), 1);
-        assert_eq!(medians[0].median_ns, 50000.0);
+        let paths = Paths::under(dir.path());
+        let old = run("old", 100, "default");
+        let new = run("new", 200, "ci");
+        // An earlier default run measured mt_spawn at 1024 connections …
+        let mut stale = server("mt_spawn", 1_048_576, 500.0, 0.5);
+        stale.group = "server_conns".into();
+        Artefact::merge_into(&paths.file("server.json"), &old, vec![stale]).expect("old run");
+        // … the latest ci run measured two models at two sizes, one of them client-bound.
+        let recs = vec![
+            server("sped", 1024, 2000.0, 0.95),
+            server("mp", 1024, 1000.0, 0.5),
+            server("sped", 65536, 900.0, 0.5),
+            server("mp", 65536, 800.0, 0.5),
+        ];
+        let mut conns = server("sped", 64, 3000.0, 0.5);
+        conns.group = "server_conns".into();
+        let mut all = recs.clone();
+        all.push(conns);
+        Artefact::merge_into(&paths.file("server.json"), &new, all).expect("new run");
+        let crit = CriterionRecord {
+            id: "ctx_switch_same_core/pipe_thread".into(),
+            group: "ctx_switch_same_core".into(),
+            function: String::new(),
+            param: Some("pipe_thread".into()),
+            median_ns: 2500.0,
+            median_lower_ns: 2400.0,
+            median_upper_ns: 2600.0,
+            throughput: Some(Throughput::Elements(2)),
+            run_id: String::new(),
+        };
+        Artefact::merge_into(&paths.file("criterion.json"), &new, vec![crit]).expect("criterion");
+        let page = regenerate(&paths).expect("render");
+        let html = std::fs::read_to_string(page).expect("read");
+        assert!(html.contains("Latest run: profile ci"), "provenance header");
+        assert!(html.contains("<svg"), "charts drawn");
+        assert!(html.contains("latency CDF"), "CDF drawn");
+        assert!(html.contains("(log scale)"), "log axes say so");
+        assert!(html.contains("64 KiB"), "sizes in KiB");
+        assert!(html.contains("1 of 5 current server results were <b>client-bound</b>"));
+        assert!(html.contains("../criterion/server_file_size/report/index.html"), "links");
+        assert!(html.contains("1 older result from earlier runs"), "stale marked");
+        assert!(html.contains("profile <b>default</b>"), "with its own provenance");
+        assert!(html.contains("2.500 µs"), "blocks in readable units");
+        assert!(html.contains("Summary: model × workload"));
+        assert!(std::fs::read_to_string(paths.file("findings.md"))
+            .expect("findings written")
+            .contains("profile ci"));
+    }
 
-        let mut results = ServerResults::default();
-        for (model, rps) in [("sped", 2000.0), ("mp", 1000.0)] {
-            for p in [1024u64, 65536] {
-                let mut r: ServerRecord = serde_json::from_value(serde_json::json!({
-                    "group":"server_file_size","model":model,"param":p,"requests":10,"errors":0,
-                    "req_per_s":rps,"mb_per_s":rps * p as f64 / 1e6,
-                    "latency_us":{"min":1.0,"mean":1.0,"p50":1.0,"p90":1.0,"p95":1.0,"p99":1.0,"p999":1.0,"max":1.0},
-                    "server_cpu_us_per_req":1.0,"server_rss_bytes":1,"server_pss_bytes":1,"server_processes":1,
-                    "voluntary_ctx_per_req":0.0,"involuntary_ctx_per_req":0.0,"client_cpu_util":0.5,
-                    "client_bound":false,"measured_at":0}))
-                .expect("record");
-                r.client_bound = model == "mp";
-                results.upsert(r);
-            }
-        }
-        let html = render(&results, None, &medians);
-        assert!(html.contains("<svg"), "chart drawn");
-        assert!(html.contains(">sped<") && html.contains(">mp<"));
-        assert!(html.contains("fork_exit_wait"));
-        assert!(html.contains("2 of 4 server results were client-bound"));
+    #[test]
+    fn units_read_well() {
+        assert_eq!(fmt_bytes(1024.0), "1 KiB");
+        assert_eq!(fmt_bytes(65536.0), "64 KiB");
+        assert_eq!(fmt_bytes(1_048_576.0), "1 MiB");
+        assert_eq!(fmt_bytes(512.0), "512 B");
+        assert_eq!(fmt_ns(115.0), "115.0 ns");
+        assert_eq!(fmt_ns(2500.0), "2.500 µs");
     }
 }

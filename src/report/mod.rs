@@ -3,19 +3,16 @@
 
 pub mod compare;
 pub mod env;
-pub mod estimates;
 pub mod findings;
 pub mod html;
+pub mod results;
 pub mod server_results;
 
 use std::path::PathBuf;
 
-/// `target/threadbench/` (under `CARGO_TARGET_DIR` when set), created on demand.
+/// `target/threadbench/` (see [`results::Paths`]), created on demand.
 pub fn output_dir() -> std::io::Result<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let dir = target.join("threadbench");
+    let dir = results::Paths::from_env().out;
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -1,10 +1,9 @@
 //! `target/threadbench/server.json`: the side metrics of every (group, model, parameter) the
-//! server benches measured, merged across runs (a new measurement replaces the old one).
+//! server benches measured, merged by key across runs (see [`super::results`]).
 
+use super::results::{Artefact, Keyed};
 use crate::load::LatencyUs;
 use serde::{Deserialize, Serialize};
-use std::io;
-use std::path::{Path, PathBuf};
 
 /// Side metrics of one server benchmark.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,61 +31,49 @@ pub struct ServerRecord {
     pub resident_before: Option<f64>,
     /// Seconds since the Unix epoch when measured.
     pub measured_at: u64,
+    /// The latency histogram: (upper bound of the bucket in ns, responses), recorded buckets
+    /// only (HdrHistogram, 3 significant figures) — the report draws the CDF from it.
+    #[serde(default)]
+    pub latency_hist_ns: Vec<(u64, u64)>,
+    /// The run that measured it (see [`super::results::Provenance`]).
+    #[serde(default)]
+    pub run_id: String,
 }
 
-/// All records.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServerResults {
-    pub records: Vec<ServerRecord>,
+/// `server.json`: the server groups' records with their runs' provenance.
+pub type ServerResults = Artefact<ServerRecord>;
+
+impl Keyed for ServerRecord {
+    fn key(&self) -> String {
+        super::results::bench_id(&self.group, &self.model, self.param)
+    }
+    fn group(&self) -> String {
+        self.group.clone()
+    }
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+    fn set_run_id(&mut self, run_id: &str) {
+        self.run_id = run_id.to_owned();
+    }
 }
 
-impl ServerResults {
-    /// `target/threadbench/server.json`.
-    pub fn default_path() -> io::Result<PathBuf> {
-        Ok(super::output_dir()?.join("server.json"))
+impl ServerRecord {
+    /// The benchmark id this record belongs to (`server_conns/sped/64`).
+    pub fn id(&self) -> String {
+        self.key()
     }
 
-    /// Reads `path`; a missing file is an empty set.
-    pub fn load(path: &Path) -> io::Result<ServerResults> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {e}", path.display()),
-                )
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ServerResults::default()),
-            Err(e) => Err(e),
-        }
+    /// Whether the load generator was the bottleneck: its CPU at or above `threshold`
+    /// (a fraction; the profile's `[report] client_bound_util`).
+    pub fn client_bound_at(&self, threshold: f64) -> bool {
+        self.client_cpu_util >= threshold
     }
 
-    /// Writes `path` atomically (temp file + rename).
-    pub fn save(&self, path: &Path) -> io::Result<()> {
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(self)?)?;
-        std::fs::rename(tmp, path)
-    }
-
-    /// Adds `rec`, replacing any earlier record of the same (group, model, param).
-    pub fn upsert(&mut self, rec: ServerRecord) {
-        self.records
-            .retain(|r| !(r.group == rec.group && r.model == rec.model && r.param == rec.param));
-        self.records.push(rec);
-        self.records.sort_by(|a, b| {
-            (a.group.as_str(), a.model.as_str(), a.param).cmp(&(
-                b.group.as_str(),
-                b.model.as_str(),
-                b.param,
-            ))
-        });
-    }
-
-    /// Loads, upserts and saves in one step (what a bench does after each benchmark).
-    pub fn record(rec: ServerRecord) -> io::Result<()> {
-        let path = Self::default_path()?;
-        let mut all = Self::load(&path)?;
-        all.upsert(rec);
-        all.save(&path)
+    /// Capacity the server's CPU allows: 1 / server CPU per request, in requests per second of
+    /// one core (what a claim can judge when the client, not the server, set the pace).
+    pub fn capacity_req_per_core_s(&self) -> Option<f64> {
+        (self.server_cpu_us_per_req > 0.0).then(|| 1e6 / self.server_cpu_us_per_req)
     }
 }
 
@@ -123,33 +110,43 @@ mod tests {
             client_bound: false,
             resident_before: Some(0.02),
             measured_at: 1,
+            latency_hist_ns: vec![(1000, 5), (2000, 95)],
+            run_id: String::new(),
         }
     }
 
     #[test]
-    fn round_trips_and_replaces() {
+    fn round_trips_and_replaces_by_key() {
         let dir = crate::load::workload::TempDocroot::new().expect("temp dir");
         let path = dir.path().join("server.json");
         assert_eq!(
             ServerResults::load(&path).expect("missing is empty"),
             ServerResults::default()
         );
-        let mut all = ServerResults::default();
-        all.upsert(rec("sped", Some(1024), 10.0));
-        all.upsert(rec("mp", Some(1024), 5.0));
-        all.upsert(rec("mp", None, 7.0));
-        all.upsert(rec("sped", Some(1024), 11.0));
-        assert_eq!(all.records.len(), 3);
-        all.save(&path).expect("save");
+        let run = crate::report::results::Provenance::now("ci");
+        ServerResults::merge_into(
+            &path,
+            &run,
+            vec![
+                rec("sped", Some(1024), 10.0),
+                rec("mp", Some(1024), 5.0),
+                rec("mp", None, 7.0),
+            ],
+        )
+        .expect("save");
+        ServerResults::merge_into(&path, &run, vec![rec("sped", Some(1024), 11.0)]).expect("save");
         let back = ServerResults::load(&path).expect("load");
-        assert_eq!(back, all);
-        assert_eq!(
-            back.records
-                .iter()
-                .find(|r| r.model == "sped")
-                .expect("sped")
-                .req_per_s,
-            11.0
-        );
+        assert_eq!(back.records.len(), 3);
+        let sped = back
+            .records
+            .iter()
+            .find(|r| r.model == "sped")
+            .expect("sped");
+        assert_eq!(sped.req_per_s, 11.0);
+        assert_eq!(sped.run_id, run.run_id);
+        assert_eq!(sped.latency_hist_ns, vec![(1000, 5), (2000, 95)]);
+        assert_eq!(sped.id(), "server_file_size/sped/1024");
+        assert!(sped.client_bound_at(0.4) && !sped.client_bound_at(0.9));
+        assert_eq!(sped.capacity_req_per_core_s(), Some(80_000.0));
     }
 }

@@ -1,0 +1,767 @@
+//! The results layer: the one place that knows where results live, what a record is keyed by,
+//! where it came from, and which records belong to a group's latest run. Every reader (report,
+//! findings, compare) and every writer (the bench harness, the server benches) goes through it.
+//!
+//! ```text
+//!   criterion's tree            $CRITERION_HOME | $CARGO_TARGET_DIR/criterion | target/criterion
+//!   the suite's artefacts       $CARGO_TARGET_DIR/threadbench | target/threadbench
+//!     criterion.json   medians + confidence intervals of every benchmark this suite measured
+//!     server.json      side metrics of the server groups (+ latency histograms)
+//!     ctx_switch.json spawn_rss.json models.json   figures derived by a bench
+//!     env.json         the machine and provenance of the latest run that measured anything
+//! ```
+//!
+//! Every artefact is an [`Artefact`]: `runs` (run id → [`Provenance`]) and `records`, each
+//! record carrying its key (`group/function[/param]`) and the id of the run that measured it.
+//! A run merges only what it measured, by key, so a filtered run updates its own benchmarks
+//! and leaves the rest — with their own provenance — as they were. Runs that measure nothing
+//! (criterion's test mode, `--list`, `--help`, a filter that matched nothing) never write.
+//!
+//! Freshness has one rule: a record is *current* when it belongs to the latest run that
+//! measured its group; records of the same group from older runs are *stale* and readers show
+//! them apart (never in one chart or claim with current ones).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Where criterion's tree and the suite's own artefacts are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paths {
+    pub criterion: PathBuf,
+    pub out: PathBuf,
+}
+
+impl Paths {
+    /// Criterion's rule (`$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`, else this
+    /// crate's `target/criterion`) and `threadbench/` next to it in the same target dir.
+    pub fn from_env() -> Paths {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        let criterion = std::env::var_os("CRITERION_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target.join("criterion"));
+        Paths {
+            criterion,
+            out: target.join("threadbench"),
+        }
+    }
+
+    /// Both under one target directory (tests).
+    pub fn under(target: &Path) -> Paths {
+        Paths {
+            criterion: target.join("criterion"),
+            out: target.join("threadbench"),
+        }
+    }
+
+    /// `<out>/<name>` (not created).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.out.join(name)
+    }
+}
+
+/// What a number was measured on and by which run: the header of every artefact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// One `cargo bench` invocation (shared by all its bench binaries), or `$THREADBENCH_RUN_ID`.
+    pub run_id: String,
+    pub profile: String,
+    pub git_commit: Option<String>,
+    /// Uncommitted changes in the work tree when the run started.
+    #[serde(default)]
+    pub git_dirty: Option<bool>,
+    /// Seconds since the Unix epoch.
+    pub started_at: u64,
+    pub machine: Machine,
+}
+
+/// The machine facts a reader needs to judge a number (the full set is `env.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub hostname: String,
+    pub cpu_model: String,
+    pub online_cpus: String,
+    pub n_cpus: usize,
+    pub mem_total_bytes: u64,
+    pub kernel: String,
+    pub virtualized: bool,
+}
+
+impl Machine {
+    pub fn collect() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let online = crate::pin::online_cpus().unwrap_or_default();
+        Machine {
+            hostname: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "unknown".into()),
+            cpu_model: cpuinfo_model(&cpuinfo),
+            online_cpus: crate::pin::format_cpu_list(&online),
+            n_cpus: online.len(),
+            mem_total_bytes: meminfo_kib("MemTotal:").unwrap_or(0) * 1024,
+            kernel: nix::sys::utsname::uname()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "unknown".into()),
+            virtualized: cpuinfo
+                .lines()
+                .filter(|l| l.starts_with("flags"))
+                .any(|l| l.split_whitespace().any(|f| f == "hypervisor")),
+        }
+    }
+}
+
+/// `/proc/cpuinfo`'s first `model name`.
+pub fn cpuinfo_model(cpuinfo: &str) -> String {
+    cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn meminfo_kib(key: &str) -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `git rev-parse HEAD` and whether the tree has uncommitted changes, for this crate's checkout.
+pub fn git_state() -> (Option<String>, Option<bool>) {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(["-C", env!("CARGO_MANIFEST_DIR")])
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+    };
+    let commit = git(&["rev-parse", "HEAD"]).map(|s| s.trim().to_owned());
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty());
+    (commit, dirty)
+}
+
+/// This process's run id: `$THREADBENCH_RUN_ID`, else the start time and pid of the parent
+/// `cargo` (every bench binary of one `cargo bench` shares it), else our own.
+pub fn run_id() -> String {
+    if let Ok(id) = std::env::var("THREADBENCH_RUN_ID") {
+        if !id.trim().is_empty() {
+            return id.trim().to_owned();
+        }
+    }
+    let ppid = nix::unistd::getppid().as_raw();
+    let parent_is_cargo = std::fs::read_to_string(format!("/proc/{ppid}/comm"))
+        .is_ok_and(|c| c.trim() == "cargo");
+    let (pid, started) = if parent_is_cargo {
+        (ppid, crate::procfs::start_time(ppid))
+    } else {
+        (std::process::id() as i32, None)
+    };
+    let started = started.unwrap_or_else(SystemTime::now);
+    format!("{}-{pid}", format_utc_compact(unix_secs(started)))
+}
+
+impl Provenance {
+    /// The provenance of a run starting now under `profile`.
+    pub fn now(profile: &str) -> Provenance {
+        let (git_commit, git_dirty) = git_state();
+        Provenance {
+            run_id: run_id(),
+            profile: profile.to_owned(),
+            git_commit,
+            git_dirty,
+            started_at: unix_secs(SystemTime::now()),
+            machine: Machine::collect(),
+        }
+    }
+
+    /// `2026-12-02 03:58 UTC`.
+    pub fn started_utc(&self) -> String {
+        format_utc(self.started_at)
+    }
+
+    /// `ci · 2026-12-02 03:58 UTC · c1cd3d4 (+changes) · host, 2 CPUs`: one line for a reader.
+    pub fn one_line(&self) -> String {
+        let commit = self.git_commit.as_deref().map_or("no git".to_owned(), |c| {
+            let short = &c[..c.len().min(7)];
+            if self.git_dirty == Some(true) {
+                format!("{short} + uncommitted changes")
+            } else {
+                short.to_owned()
+            }
+        });
+        format!(
+            "profile {} · {} · commit {commit} · {} ({} CPUs) · run {}",
+            self.profile,
+            self.started_utc(),
+            self.machine.hostname,
+            self.machine.n_cpus,
+            self.run_id
+        )
+    }
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn utc_parts(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    (y, m, d, s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `2026-12-02 03:58 UTC`.
+pub fn format_utc(secs: u64) -> String {
+    let (y, m, d, hh, mm, _) = utc_parts(secs);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} UTC")
+}
+
+/// `20261202T035812Z` (run ids).
+fn format_utc_compact(secs: u64) -> String {
+    let (y, m, d, hh, mm, ss) = utc_parts(secs);
+    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
+}
+
+/// A record of an artefact: keyed, and stamped with the run that measured it.
+pub trait Keyed {
+    /// `group/function[/param]` (or another unique key within the artefact).
+    fn key(&self) -> String;
+    /// The group whose latest run decides freshness.
+    fn group(&self) -> String;
+    fn run_id(&self) -> &str;
+    fn set_run_id(&mut self, run_id: &str);
+}
+
+/// One artefact file: the runs its records came from, and the records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(serialize = "T: Serialize", deserialize = "T: DeserializeOwned"))]
+pub struct Artefact<T> {
+    /// The run that last wrote this file.
+    pub latest_run: Option<String>,
+    pub runs: BTreeMap<String, Provenance>,
+    pub records: Vec<T>,
+}
+
+impl<T> Default for Artefact<T> {
+    fn default() -> Self {
+        Artefact {
+            latest_run: None,
+            runs: BTreeMap::new(),
+            records: Vec::new(),
+        }
+    }
+}
+
+impl<T: Keyed + Serialize + DeserializeOwned + Clone> Artefact<T> {
+    /// Reads `path`; a missing file is empty. A file in an older layout (written before
+    /// records carried provenance) is ignored with a warning, never half-read.
+    pub fn load(path: &Path) -> io::Result<Artefact<T>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Artefact::default()),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        };
+        match serde_json::from_str(&text) {
+            Ok(a) => Ok(a),
+            Err(e) => {
+                eprintln!(
+                    "threadbench: warning: ignoring {} (not a results file of this version: {e}); \
+                     the next run that measures its groups rewrites it",
+                    path.display()
+                );
+                Ok(Artefact::default())
+            }
+        }
+    }
+
+    /// Writes `path` atomically (temp file + rename), creating its directory.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(self)?)?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// Adds `records` measured by `run`, replacing earlier records of the same keys; runs no
+    /// record refers to any more are dropped.
+    pub fn merge(&mut self, run: &Provenance, records: Vec<T>) {
+        for mut rec in records {
+            rec.set_run_id(&run.run_id);
+            let key = rec.key();
+            self.records.retain(|r| r.key() != key);
+            self.records.push(rec);
+        }
+        self.runs.insert(run.run_id.clone(), run.clone());
+        self.latest_run = Some(run.run_id.clone());
+        let used: std::collections::BTreeSet<String> =
+            self.records.iter().map(|r| r.run_id().to_owned()).collect();
+        self.runs.retain(|id, _| used.contains(id));
+        self.records.sort_by_key(|r| sort_key(&r.key()));
+    }
+
+    /// [`Self::load`], [`Self::merge`], [`Self::save`]; nothing is written for no records.
+    pub fn merge_into(path: &Path, run: &Provenance, records: Vec<T>) -> io::Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut a = Self::load(path)?;
+        a.merge(run, records);
+        a.save(path)
+    }
+
+    /// The provenance of `rec`'s run.
+    pub fn provenance_of(&self, rec: &T) -> Option<&Provenance> {
+        self.runs.get(rec.run_id())
+    }
+
+    /// Per group: its latest run (by start time) and which records are current / stale.
+    pub fn by_group(&self) -> BTreeMap<String, GroupView<'_, T>> {
+        let mut out: BTreeMap<String, GroupView<'_, T>> = BTreeMap::new();
+        for r in &self.records {
+            let started = self.runs.get(r.run_id()).map_or(0, |p| p.started_at);
+            let v = out.entry(r.group()).or_insert_with(|| GroupView {
+                latest: None,
+                current: Vec::new(),
+                stale: Vec::new(),
+            });
+            match &v.latest {
+                Some((_, s)) if *s > started => {}
+                Some((id, s)) if *s == started && id.as_str() >= r.run_id() => {}
+                _ => v.latest = Some((r.run_id().to_owned(), started)),
+            }
+        }
+        for r in &self.records {
+            let v = out.get_mut(&r.group()).expect("group seen above");
+            if v.latest.as_ref().is_some_and(|(id, _)| id == r.run_id()) {
+                v.current.push(r);
+            } else {
+                v.stale.push(r);
+            }
+        }
+        out
+    }
+
+    /// The records of each group's latest run only.
+    pub fn current(&self) -> Vec<&T> {
+        self.by_group()
+            .into_values()
+            .flat_map(|v| v.current)
+            .collect()
+    }
+}
+
+/// One group of an artefact, split by freshness.
+#[derive(Debug)]
+pub struct GroupView<'a, T> {
+    /// (run id, start time) of the group's latest run.
+    pub latest: Option<(String, u64)>,
+    pub current: Vec<&'a T>,
+    pub stale: Vec<&'a T>,
+}
+
+/// A benchmark id as criterion forms it: `group/function/param`, or `group/function`.
+pub fn bench_id(group: &str, function: &str, param: Option<u64>) -> String {
+    match param {
+        Some(p) => format!("{group}/{function}/{p}"),
+        None => format!("{group}/{function}"),
+    }
+}
+
+/// Sorts `group/function/param` keys with numeric parts as numbers (`/5` before `/20`).
+pub fn sort_key(key: &str) -> Vec<(u8, u64, String)> {
+    key.split('/')
+        .map(|part| match part.parse::<u64>() {
+            Ok(n) => (0, n, String::new()),
+            Err(_) => (1, 0, part.to_owned()),
+        })
+        .collect()
+}
+
+/// A side figure a bench derives (ctx_switch.json, spawn_rss.json, models.json): a key, its
+/// group and a JSON value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SideRecord {
+    pub key: String,
+    pub group: String,
+    #[serde(default)]
+    pub run_id: String,
+    pub data: serde_json::Value,
+}
+
+impl SideRecord {
+    pub fn new(group: &str, key: &str, data: serde_json::Value) -> SideRecord {
+        SideRecord {
+            key: key.to_owned(),
+            group: group.to_owned(),
+            run_id: String::new(),
+            data,
+        }
+    }
+}
+
+impl Keyed for SideRecord {
+    fn key(&self) -> String {
+        self.key.clone()
+    }
+    fn group(&self) -> String {
+        self.group.clone()
+    }
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+    fn set_run_id(&mut self, run_id: &str) {
+        self.run_id = run_id.to_owned();
+    }
+}
+
+/// How much work one iteration is (criterion's `Throughput`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Throughput {
+    Elements(u64),
+    Bytes(u64),
+}
+
+/// One criterion benchmark as this suite recorded it at the end of the run that measured it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriterionRecord {
+    /// `group/function[/param]`, criterion's full id.
+    pub id: String,
+    pub group: String,
+    pub function: String,
+    pub param: Option<String>,
+    /// Median time per iteration (ns) and its confidence interval (criterion's bootstrap).
+    pub median_ns: f64,
+    pub median_lower_ns: f64,
+    pub median_upper_ns: f64,
+    pub throughput: Option<Throughput>,
+    #[serde(default)]
+    pub run_id: String,
+}
+
+impl Keyed for CriterionRecord {
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+    fn group(&self) -> String {
+        self.group.clone()
+    }
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+    fn set_run_id(&mut self, run_id: &str) {
+        self.run_id = run_id.to_owned();
+    }
+}
+
+#[derive(Deserialize)]
+struct BenchmarkJson {
+    group_id: String,
+    function_id: Option<String>,
+    value_str: Option<String>,
+    full_id: String,
+    #[serde(default)]
+    throughput: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Interval {
+    lower_bound: f64,
+    upper_bound: f64,
+}
+
+#[derive(Deserialize)]
+struct Estimate {
+    point_estimate: f64,
+    confidence_interval: Interval,
+}
+
+#[derive(Deserialize)]
+struct EstimatesJson {
+    median: Estimate,
+}
+
+fn parse_throughput(v: &serde_json::Value) -> Option<Throughput> {
+    if let Some(n) = v.get("Elements").and_then(|n| n.as_u64()) {
+        return Some(Throughput::Elements(n));
+    }
+    if let Some(n) = v
+        .get("Bytes")
+        .or_else(|| v.get("BytesDecimal"))
+        .and_then(|n| n.as_u64())
+    {
+        return Some(Throughput::Bytes(n));
+    }
+    None
+}
+
+/// Reads one benchmark's `<dir>/new/{benchmark,estimates}.json` if its estimates were written
+/// at or after `since` (criterion keeps every id's last result, also of ids this run skipped).
+pub fn read_criterion_new(dir: &Path, since: SystemTime) -> Option<CriterionRecord> {
+    let new = dir.join("new");
+    let est_path = new.join("estimates.json");
+    if std::fs::metadata(&est_path).ok()?.modified().ok()? < since {
+        return None;
+    }
+    let b: BenchmarkJson =
+        serde_json::from_str(&std::fs::read_to_string(new.join("benchmark.json")).ok()?).ok()?;
+    let e: EstimatesJson = serde_json::from_str(&std::fs::read_to_string(&est_path).ok()?).ok()?;
+    Some(CriterionRecord {
+        id: b.full_id,
+        group: b.group_id,
+        function: b.function_id.unwrap_or_default(),
+        param: b.value_str,
+        median_ns: e.median.point_estimate,
+        median_lower_ns: e.median.confidence_interval.lower_bound,
+        median_upper_ns: e.median.confidence_interval.upper_bound,
+        throughput: b.throughput.as_ref().and_then(parse_throughput),
+        run_id: String::new(),
+    })
+}
+
+/// Every benchmark of `groups` whose estimates criterion wrote under `criterion_dir` at or
+/// after `since`.
+pub fn criterion_written_since(
+    criterion_dir: &Path,
+    groups: &[String],
+    since: SystemTime,
+) -> Vec<CriterionRecord> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = groups
+        .iter()
+        .map(|g| criterion_dir.join(criterion_dir_name(g)))
+        .collect();
+    stack.sort();
+    stack.dedup();
+    while let Some(dir) = stack.pop() {
+        if let Some(rec) = read_criterion_new(&dir, since) {
+            if groups.contains(&rec.group) {
+                out.push(rec);
+            }
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let skip = ["new", "base", "change", "report"].iter().any(|s| name == *s);
+            if !skip && e.path().is_dir() && !e.path().join("sample.json").exists() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out.sort_by_key(|r| sort_key(&r.id));
+    out
+}
+
+/// The directory name criterion gives a group or function (its `make_filename_safe`: path
+/// separators and a few reserved characters become `_`).
+fn criterion_dir_name(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '?' | '"' | '/' | '\\' | '*' | '<' | '>' | ':' | '|' | '^' => '_',
+            c => c,
+        })
+        .collect()
+}
+
+/// The artefact file names.
+pub const CRITERION_JSON: &str = "criterion.json";
+pub const SERVER_JSON: &str = "server.json";
+pub const CTX_SWITCH_JSON: &str = "ctx_switch.json";
+pub const SPAWN_RSS_JSON: &str = "spawn_rss.json";
+pub const MODELS_JSON: &str = "models.json";
+pub const ENV_JSON: &str = "env.json";
+
+/// Everything the report and findings read, loaded once.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub criterion: Artefact<CriterionRecord>,
+    pub server: Artefact<crate::report::server_results::ServerRecord>,
+    pub ctx_switch: Artefact<SideRecord>,
+    pub spawn_rss: Artefact<SideRecord>,
+    pub models: Artefact<SideRecord>,
+    /// env.json of the latest run that measured anything.
+    pub env: Option<serde_json::Value>,
+}
+
+impl Loaded {
+    pub fn load(paths: &Paths) -> io::Result<Loaded> {
+        Ok(Loaded {
+            criterion: Artefact::load(&paths.file(CRITERION_JSON))?,
+            server: Artefact::load(&paths.file(SERVER_JSON))?,
+            ctx_switch: Artefact::load(&paths.file(CTX_SWITCH_JSON))?,
+            spawn_rss: Artefact::load(&paths.file(SPAWN_RSS_JSON))?,
+            models: Artefact::load(&paths.file(MODELS_JSON))?,
+            env: std::fs::read_to_string(paths.file(ENV_JSON))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok()),
+        })
+    }
+
+    /// Every run any artefact refers to.
+    pub fn runs(&self) -> BTreeMap<String, Provenance> {
+        let mut all = BTreeMap::new();
+        for runs in [
+            &self.criterion.runs,
+            &self.server.runs,
+            &self.ctx_switch.runs,
+            &self.spawn_rss.runs,
+            &self.models.runs,
+        ] {
+            all.extend(runs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        all
+    }
+
+    /// The most recent run of all.
+    pub fn latest_run(&self) -> Option<Provenance> {
+        self.runs()
+            .into_values()
+            .max_by(|a, b| (a.started_at, &a.run_id).cmp(&(b.started_at, &b.run_id)))
+    }
+
+    /// Medians (ns) of each group's latest run, by benchmark id.
+    pub fn current_medians(&self) -> BTreeMap<String, f64> {
+        self.criterion
+            .current()
+            .into_iter()
+            .map(|r| (r.id.clone(), r.median_ns))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, at: u64, profile: &str) -> Provenance {
+        Provenance {
+            run_id: id.into(),
+            profile: profile.into(),
+            git_commit: Some("abcdef0123".into()),
+            git_dirty: Some(false),
+            started_at: at,
+            machine: Machine::collect(),
+        }
+    }
+
+    fn side(group: &str, key: &str, v: f64) -> SideRecord {
+        SideRecord::new(group, key, serde_json::json!(v))
+    }
+
+    #[test]
+    fn merge_replaces_by_key_and_keeps_other_runs() {
+        let dir = crate::load::workload::TempDocroot::new().expect("temp dir");
+        let path = dir.path().join("x.json");
+        let a = run("a", 100, "ci");
+        let b = run("b", 200, "default");
+        Artefact::merge_into(
+            &path,
+            &a,
+            vec![side("g", "g/x/5", 1.0), side("g", "g/x/20", 2.0), side("h", "h/y", 3.0)],
+        )
+        .expect("first run");
+        // A filtered second run measures only g/x/20.
+        Artefact::merge_into(&path, &b, vec![side("g", "g/x/20", 4.0)]).expect("second run");
+        // A run that measured nothing writes nothing.
+        let before = std::fs::read(&path).expect("read");
+        Artefact::<SideRecord>::merge_into(&path, &run("c", 300, "ci"), vec![]).expect("no-op");
+        assert_eq!(std::fs::read(&path).expect("read"), before);
+
+        let art: Artefact<SideRecord> = Artefact::load(&path).expect("load");
+        assert_eq!(art.latest_run.as_deref(), Some("b"));
+        let keys: Vec<String> = art.records.iter().map(|r| r.key.clone()).collect();
+        assert_eq!(keys, ["g/x/5", "g/x/20", "h/y"], "numeric order, by key");
+        let groups = art.by_group();
+        let g = &groups["g"];
+        assert_eq!(g.latest.as_ref().map(|l| l.0.as_str()), Some("b"));
+        assert_eq!(g.current.len(), 1);
+        assert_eq!(g.current[0].data, serde_json::json!(4.0));
+        assert_eq!(g.stale.len(), 1);
+        assert_eq!(g.stale[0].key, "g/x/5");
+        assert_eq!(art.provenance_of(g.stale[0]).expect("run a").profile, "ci");
+        let h = &groups["h"];
+        assert_eq!(h.current.len(), 1, "h's latest run is still a");
+        assert_eq!(art.current().len(), 2);
+    }
+
+    #[test]
+    fn an_old_layout_is_ignored_not_half_read() {
+        let dir = crate::load::workload::TempDocroot::new().expect("temp dir");
+        let path = dir.path().join("old.json");
+        std::fs::write(&path, r#"{"records":[{"group":"g"}]}"#).expect("write");
+        let a: Artefact<SideRecord> = Artefact::load(&path).expect("load");
+        assert!(a.records.is_empty());
+    }
+
+    #[test]
+    fn dates_and_sort_keys() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_utc(1_796_183_880), "2026-12-02 03:58 UTC");
+        assert_eq!(format_utc_compact(951_782_400), "20000229T000000Z");
+        let mut v = vec!["s/mp/20", "s/mp/5", "s/amped/100", "s/mp/100"];
+        v.sort_by_key(|k| sort_key(k));
+        assert_eq!(v, ["s/amped/100", "s/mp/5", "s/mp/20", "s/mp/100"]);
+    }
+
+    #[test]
+    fn reads_only_estimates_written_since() {
+        let dir = crate::load::workload::TempDocroot::new().expect("temp dir");
+        let new = dir.path().join("spawn/fork_exit_wait/new");
+        std::fs::create_dir_all(&new).expect("mkdir");
+        std::fs::write(
+            new.join("benchmark.json"),
+            r#"{"group_id":"spawn","function_id":"fork_exit_wait","value_str":null,
+                "full_id":"spawn/fork_exit_wait","throughput":{"Elements":1}}"#,
+        )
+        .expect("write");
+        std::fs::write(
+            new.join("estimates.json"),
+            r#"{"median":{"point_estimate":5.0,"confidence_interval":{"lower_bound":4.0,"upper_bound":6.0}}}"#,
+        )
+        .expect("write");
+        let groups = vec!["spawn".to_string()];
+        let got = criterion_written_since(dir.path(), &groups, SystemTime::UNIX_EPOCH);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].id, "spawn/fork_exit_wait");
+        assert_eq!(got[0].throughput, Some(Throughput::Elements(1)));
+        assert_eq!((got[0].median_lower_ns, got[0].median_upper_ns), (4.0, 6.0));
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert!(criterion_written_since(dir.path(), &groups, later).is_empty());
+        let other = vec!["sync_threads".to_string()];
+        assert!(criterion_written_since(dir.path(), &other, SystemTime::UNIX_EPOCH).is_empty());
+    }
+}
