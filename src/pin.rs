@@ -198,8 +198,13 @@ impl CorePlan {
 /// Pins the calling thread to `cpu` and checks with `sched_getcpu` that the kernel moved it
 /// there. Errors name the CPU.
 pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
-    crate::sys::cpu::set_current_affinity(&[cpu])
-        .map_err(|e| io::Error::new(e.kind(), format!("pinning to CPU {cpu}: {e}")))?;
+    crate::sys::cpu::set_current_affinity(&[cpu]).map_err(|e| {
+        // EINVAL alone does not say why; name the machine's CPUs when that is the reason.
+        let why = check_usable(&[cpu])
+            .err()
+            .map_or(e.to_string(), |u| u.to_string());
+        io::Error::new(e.kind(), format!("pinning to CPU {cpu}: {why}"))
+    })?;
     let now = crate::sys::cpu::current_cpu()?;
     if now != cpu {
         return Err(io::Error::other(format!(
@@ -207,6 +212,36 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Checks that every CPU of `cpus` is online and in this process's allowed set, so a bad
+/// `--cores` is refused up front instead of as `EINVAL` from `sched_setaffinity`.
+pub fn check_usable(cpus: &[usize]) -> io::Result<()> {
+    let online = online_cpus()?;
+    let allowed = crate::sys::cpu::allowed_cpus()?;
+    match unusable_cpu(cpus, &online, &allowed) {
+        Some(msg) => Err(io::Error::new(io::ErrorKind::InvalidInput, msg)),
+        None => Ok(()),
+    }
+}
+
+/// Why one of `cpus` cannot be used (`CPU 5 is not online; online: 0-1`), or `None`.
+pub fn unusable_cpu(cpus: &[usize], online: &[usize], allowed: &[usize]) -> Option<String> {
+    for &cpu in cpus {
+        if !online.contains(&cpu) {
+            return Some(format!(
+                "CPU {cpu} is not online; online: {}",
+                format_cpu_list(online)
+            ));
+        }
+        if !allowed.contains(&cpu) {
+            return Some(format!(
+                "CPU {cpu} is not in this process's allowed CPU set; allowed: {}",
+                format_cpu_list(allowed)
+            ));
+        }
+    }
+    None
 }
 
 /// Restricts the calling thread to a set of CPUs (no single-CPU check is possible).
@@ -352,6 +387,19 @@ mod tests {
         assert_eq!(format_cpu_list(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
         assert!(parse_cpu_list("3-1").is_none());
         assert!(parse_cpu_list("x").is_none());
+    }
+
+    #[test]
+    fn unusable_cpu_names_the_cpu_and_the_machine() {
+        assert_eq!(unusable_cpu(&[0, 1], &[0, 1], &[0, 1]), None);
+        assert_eq!(
+            unusable_cpu(&[5], &[0, 1], &[0, 1]).as_deref(),
+            Some("CPU 5 is not online; online: 0-1")
+        );
+        assert_eq!(
+            unusable_cpu(&[1], &[0, 1, 2, 3], &[0, 2, 3]).as_deref(),
+            Some("CPU 1 is not in this process's allowed CPU set; allowed: 0,2-3")
+        );
     }
 
     #[test]

@@ -25,9 +25,10 @@ enum Cmd {
     Load(Box<LoadArgs>),
     /// Regenerate target/threadbench/index.html from the results saved so far.
     Report,
-    /// Print the machine facts the suite records (and write target/threadbench/env.json).
+    /// Print the machine facts the suite records (writes nothing: bench runs write
+    /// target/threadbench/env.json).
     Env {
-        /// Print env.json's content instead of the summary.
+        /// Print the facts as env.json's JSON object instead of the summary.
         #[arg(long)]
         json: bool,
     },
@@ -104,13 +105,13 @@ struct ServeArgs {
     /// Server cores (e.g. `0,1` or `0-1`); default: the profile's CorePlan server side.
     #[arg(long)]
     cores: Option<String>,
-    /// mp: processes (default: profile [server].processes).
-    #[arg(long)]
+    /// mp: processes, at least 1 (default: profile [server].processes).
+    #[arg(long, value_parser = parse_count)]
     processes: Option<usize>,
-    /// mt: threads (default: profile [server].threads).
-    #[arg(long)]
+    /// mt: threads, at least 1 (default: profile [server].threads).
+    #[arg(long, value_parser = parse_count)]
     threads: Option<usize>,
-    /// amped/amted: helpers (default: profile [server].helpers).
+    /// amped/amted: helpers, at least 1 (default: profile [server].helpers).
     #[arg(long)]
     helpers: Option<usize>,
     /// writev | sendfile (default: profile [server].send).
@@ -139,11 +140,16 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
         anyhow::bail!("docroot {} is not a directory", a.docroot.display());
     }
     let cores = match &a.cores {
-        Some(c) => threadbench::pin::parse_cpu_list(c)
-            .filter(|v| !v.is_empty())
-            .with_context(|| format!("cannot parse --cores {c:?} (e.g. 0,1 or 0-1)"))?,
+        Some(c) => parse_cores(c)?,
         None => profile.core_plan()?.server,
     };
+    let helpers = a.helpers.unwrap_or(sc.helpers);
+    if helpers == 0 && matches!(model, Model::Amped | Model::Amted) {
+        anyhow::bail!(
+            "--helpers 0: {} needs at least one helper for its disk reads",
+            model.name()
+        );
+    }
     let _ = threadbench::sys::limits::raise_nofile();
     let cfg = ServeConfig {
         model,
@@ -151,7 +157,7 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
         cores,
         processes: a.processes.unwrap_or(sc.processes),
         threads: a.threads.unwrap_or(sc.threads),
-        helpers: a.helpers.unwrap_or(sc.helpers),
+        helpers,
         backlog: sc.backlog.min(i32::MAX as u32) as i32,
         handler: handler::HandlerConfig {
             docroot: a.docroot,
@@ -166,11 +172,13 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 struct LoadArgs {
-    /// Server address (loopback unless --allow-remote).
+    /// Server as HOST:PORT (`127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`); host names
+    /// are resolved and must be loopback unless --allow-remote.
     #[arg(long)]
-    target: std::net::SocketAddr,
-    /// Path to request (repeatable; each is fetched once first to learn its size and checksum).
-    #[arg(long, default_value = "/")]
+    target: String,
+    /// Path to request (repeatable; each is fetched once first to learn its size and checksum,
+    /// and must answer 200).
+    #[arg(long, default_value = "/", value_parser = parse_path)]
     path: Vec<String>,
     /// Where the request paths come from: a workload (`single:<bytes>`, `specweb96:<dirs>`,
     /// `disk:<kib>:<count>`; its files are written into --docroot, which the server must
@@ -180,27 +188,29 @@ struct LoadArgs {
     /// With a workload in --paths-from: the directory to write its files into (kept).
     #[arg(long)]
     docroot: Option<std::path::PathBuf>,
-    /// Concurrent connections.
-    #[arg(long, default_value_t = 1)]
+    /// Concurrent connections, at least 1 and below the RLIMIT_NOFILE soft limit (raised to
+    /// the hard limit first).
+    #[arg(long, default_value_t = 1, value_parser = parse_count)]
     conns: usize,
-    /// Run for this long (e.g. 5s, 500ms).
+    /// Run for this long (e.g. 5s, 500ms). Without it and --requests: 5 s.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<std::time::Duration>,
-    /// Stop after this many requests.
-    #[arg(long)]
+    /// Stop after this many requests (at least 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     requests: Option<u64>,
-    /// Hard deadline (default: duration + 10 s, or 60 s).
+    /// Hard end of the whole run, probes included (default: duration + 10 s, or 60 s).
     #[arg(long, value_parser = parse_duration)]
     deadline: Option<std::time::Duration>,
-    /// Open loop: requests per second on a fixed timetable (latency from the scheduled time).
-    #[arg(long)]
+    /// Open loop: requests per second on a fixed timetable (latency from the scheduled time);
+    /// a positive number.
+    #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
     /// `Connection: close`, a new connection per request.
     #[arg(long)]
     close: bool,
-    /// Client cores (comma list, e.g. 1 or 1,2); one pinned thread per core.
-    #[arg(long, value_delimiter = ',')]
-    cores: Vec<usize>,
+    /// Client cores (e.g. 1, 1,2 or 2-3); one pinned thread per core.
+    #[arg(long)]
+    cores: Option<String>,
     /// Check the body checksum of every n-th response (1 = all).
     #[arg(long, default_value_t = 16)]
     checksum_every: u64,
@@ -212,25 +222,122 @@ struct LoadArgs {
     json: bool,
 }
 
+/// `5s`, `500ms`, `250us`, `1.5m`: a positive duration (a bare number is seconds).
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| c.is_ascii_alphabetic())
-        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let num = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &s[num.len()..];
     let v: f64 = num
         .parse()
-        .map_err(|_| format!("bad duration {s:?} (e.g. 5s, 500ms)"))?;
+        .map_err(|_| "not a duration (e.g. 5s, 500ms)".to_string())?;
     let secs = match unit {
-        "s" => v,
+        "s" | "" => v,
         "ms" => v / 1e3,
         "us" => v / 1e6,
         "m" => v * 60.0,
-        _ => return Err(format!("bad duration unit in {s:?} (s, ms, us, m)")),
+        _ => return Err(format!("unknown unit {unit:?} (s, ms, us, m)")),
     };
-    Ok(std::time::Duration::from_secs_f64(secs))
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("must be greater than 0 (e.g. 5s, 500ms)".into());
+    }
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| "too long".to_string())
+}
+
+/// A count that must be at least 1 (pool sizes, connections).
+fn parse_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("not a whole number".into()),
+    }
+}
+
+/// Requests per second: positive and finite.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err("must be a positive number of requests per second".into()),
+    }
+}
+
+/// A request path: starts with `/`, no whitespace or control characters (it goes into the
+/// request line as is).
+fn parse_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        return Err("must start with '/'".into());
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain whitespace or control characters".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// `--cores 0,1` / `0-1`, each CPU online and allowed (checked here, not as `EINVAL` from
+/// the pin).
+fn parse_cores(c: &str) -> Result<Vec<usize>> {
+    let cpus = threadbench::pin::parse_cpu_list(c)
+        .filter(|v| !v.is_empty())
+        .with_context(|| format!("cannot parse --cores {c:?} (e.g. 0,1 or 0-1)"))?;
+    threadbench::pin::check_usable(&cpus).with_context(|| format!("--cores {c}"))?;
+    Ok(cpus)
+}
+
+/// Descriptors a load process needs besides its connections (stdio, epoll per thread,
+/// probes, the allocator's and std's own).
+const LOAD_RESERVED_FDS: u64 = 64;
+
+/// Refuses `--conns` above what RLIMIT_NOFILE allows, after raising the soft limit to the
+/// hard one; otherwise the connections over the limit fail one by one as connect errors.
+fn check_conns(conns: usize) -> Result<()> {
+    let lim = threadbench::sys::limits::raise_nofile().context("reading RLIMIT_NOFILE")?;
+    let max = lim.soft.saturating_sub(LOAD_RESERVED_FDS);
+    if conns as u64 > max {
+        anyhow::bail!(
+            "--conns {conns} is over the descriptor limit: RLIMIT_NOFILE is {} (soft, raised to \
+             the hard limit {}), which leaves room for at most {max} connections; lower --conns \
+             or raise the hard limit (ulimit -Hn, /etc/security/limits.conf)",
+            lim.soft,
+            lim.hard
+        );
+    }
+    Ok(())
+}
+
+/// `3 s`, `1.5 s`.
+fn fmt_secs(d: std::time::Duration) -> String {
+    format!("{} s", (d.as_secs_f64() * 1e3).round() / 1e3)
 }
 
 fn run_load(a: LoadArgs) -> Result<()> {
+    use std::time::{Duration, Instant};
     use threadbench::load::{self, ConnMode, LoadSpec};
+    let started = Instant::now();
+    // Input first, before any file is written or connection opened.
+    let addrs = load::resolve_target(&a.target, a.allow_remote)
+        .with_context(|| format!("--target {}", a.target))?;
+    let cores = match &a.cores {
+        Some(c) => parse_cores(c)?,
+        None => Vec::new(),
+    };
+    check_conns(a.conns)?;
+    let mut duration = a.duration;
+    if a.requests.is_none() && duration.is_none() {
+        duration = Some(Duration::from_secs(5));
+        eprintln!("threadbench: no --duration or --requests given: running for 5 s");
+    }
+    let deadline = a.deadline.unwrap_or_else(|| {
+        duration.map_or(Duration::from_secs(60), |d| d + Duration::from_secs(10))
+    });
+    if let (Some(d), Some(_)) = (duration, a.deadline) {
+        if deadline < d {
+            anyhow::bail!(
+                "--deadline {} is shorter than --duration {}",
+                fmt_secs(deadline),
+                fmt_secs(d)
+            );
+        }
+    }
+    // Everything from here on, probes included, ends by the deadline.
+    let end = started + deadline;
     let mut paths = a.path.clone();
     if let Some(f) = &a.paths_from {
         let is_workload = ["single:", "specweb96:", "disk:"]
@@ -261,31 +368,41 @@ fn run_load(a: LoadArgs) -> Result<()> {
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect();
+                .map(|l| parse_path(l).map_err(|e| anyhow::anyhow!("{f}: path {l:?} {e}")))
+                .collect::<Result<_>>()?;
+            if paths.is_empty() {
+                anyhow::bail!("{f} lists no paths");
+            }
         }
     }
-    if !a.allow_remote && !a.target.ip().is_loopback() {
-        anyhow::bail!(
-            "{} is not a loopback address (pass --allow-remote to load a remote host)",
-            a.target
-        );
-    }
+    let left = || end.saturating_duration_since(Instant::now());
+    let target = load::pick_reachable(&addrs, left().min(Duration::from_secs(1)));
     let mut uniq: Vec<String> = paths.clone();
     uniq.sort();
     uniq.dedup();
     let mut expected = Vec::new();
     for p in &uniq {
+        let budget = left().min(PROBE_TIMEOUT);
+        let bound = if budget < PROBE_TIMEOUT {
+            format!(" (bounded by --deadline {})", fmt_secs(deadline))
+        } else {
+            String::new()
+        };
+        if budget.is_zero() {
+            anyhow::bail!(
+                "probing {target}: --deadline {} passed before GET {p}",
+                fmt_secs(deadline)
+            );
+        }
         expected.push(
-            load::probe(a.target, p, std::time::Duration::from_secs(5))
-                .with_context(|| format!("probing http://{}{p}", a.target))?,
+            load::probe(target, p, budget).with_context(|| format!("probing {target}{bound}"))?,
         );
     }
     let sequence = paths
         .iter()
         .map(|p| uniq.binary_search(p).expect("path listed") as u32)
         .collect();
-    let mut spec = LoadSpec::new(a.target, expected);
+    let mut spec = LoadSpec::new(target, expected);
     spec.sequence = std::sync::Arc::new(sequence);
     spec.conns = a.conns;
     spec.mode = if a.close {
@@ -294,21 +411,19 @@ fn run_load(a: LoadArgs) -> Result<()> {
         ConnMode::KeepAlive
     };
     spec.requests = a.requests;
-    spec.duration = a.duration;
-    if spec.requests.is_none() && spec.duration.is_none() {
-        spec.duration = Some(std::time::Duration::from_secs(5));
+    spec.duration = duration;
+    spec.deadline = left();
+    if spec.deadline.is_zero() {
+        anyhow::bail!(
+            "--deadline {} passed while probing {target}",
+            fmt_secs(deadline)
+        );
     }
-    spec.deadline = a.deadline.unwrap_or_else(|| {
-        spec.duration
-            .map_or(std::time::Duration::from_secs(60), |d| {
-                d + std::time::Duration::from_secs(10)
-            })
-    });
     spec.rate = a.rate;
-    spec.cores = a.cores;
+    spec.cores = cores;
     spec.checksum_every = a.checksum_every.max(1);
     spec.allow_remote = a.allow_remote;
-    let report = load::run(&spec).with_context(|| format!("loading {}", a.target))?;
+    let report = load::run(&spec).with_context(|| format!("loading {target}"))?;
     if a.json {
         println!("{}", serde_json::to_string(&report.json())?);
         if let Some((asked, got)) = report.rate_shortfall {
@@ -319,6 +434,9 @@ fn run_load(a: LoadArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// How long one probe may take at most (less when the --deadline is nearer).
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
@@ -348,14 +466,38 @@ fn load_profile(sel: &Option<String>) -> Result<Profile> {
 }
 
 fn main() {
-    if let Err(e) = run() {
+    if let Err(e) = run(parse_cli()) {
         eprintln!("threadbench: error: {e:#}");
         std::process::exit(2);
     }
 }
 
-fn run() -> Result<()> {
-    let cli = Cli::parse();
+/// Parses the command line; a usage error is reported like every other error
+/// (`threadbench: error: ...`, exit status 2), `--help` and `--version` print and exit 0.
+fn parse_cli() -> Cli {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            eprint!("threadbench: error: {text}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Load(a) => run_load(*a)?,
         Cmd::Report => {
@@ -366,13 +508,13 @@ fn run() -> Result<()> {
             let profile = load_profile(&cli.profile)?;
             let plan = profile.core_plan()?;
             let nofile = threadbench::sys::limits::raise_nofile().ok();
+            // Only printed: env.json is written by the runs that measure (a later report
+            // must not take this command's profile for theirs).
             let info = MachineInfo::collect(&profile, &plan, nofile);
-            let path = info.write().context("writing env.json")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else {
                 print!("{}", info.summary());
-                println!("written to   {}", path.display());
             }
         }
         Cmd::Findings => {

@@ -62,6 +62,8 @@ struct ThreadResult {
 }
 
 pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
+    // The deadline bounds the whole call, connection set-up included.
+    let hard_end = Instant::now() + spec.deadline;
     let n_threads = spec.cores.len().max(1).min(spec.conns);
     let shared = Arc::new(Shared {
         claimed: AtomicU64::new(0),
@@ -104,14 +106,14 @@ pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
                         Some(c) => crate::pin::pin_current_thread(c),
                         None => Ok(()),
                     };
-                    let prepared = pinned.and_then(|()| prepare(&spec, n_conns));
+                    let prepared = pinned.and_then(|()| prepare(&spec, n_conns, hard_end));
                     // Both barriers are always reached, also on error, so nobody waits forever.
                     ready.wait();
                     go.wait();
                     let (epoll, conns) = prepared?;
                     let t0 = (*start_cell.lock()).expect("start time set before the barrier");
                     client_thread(
-                        &spec, &shared, &requests, t, n_threads, epoll, conns, t0, core,
+                        &spec, &shared, &requests, t, n_threads, epoll, conns, t0, hard_end, core,
                     )
                 })
                 .map_err(io::Error::other)?,
@@ -194,7 +196,7 @@ fn register(epoll: &Epoll, s: &TcpStream, ci: usize) -> io::Result<()> {
 /// The thread's epoll and connections; with `spec.preconnect` (keep-alive only) every
 /// connection is opened here, before the clock starts. A connection that fails here is left
 /// closed and opened again by its first request (where a failure counts as an error).
-fn prepare(spec: &LoadSpec, n_conns: usize) -> io::Result<(Epoll, Vec<Conn>)> {
+fn prepare(spec: &LoadSpec, n_conns: usize, hard_end: Instant) -> io::Result<(Epoll, Vec<Conn>)> {
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     let now = Instant::now();
     let mut conns: Vec<Conn> = (0..n_conns)
@@ -221,7 +223,7 @@ fn prepare(spec: &LoadSpec, n_conns: usize) -> io::Result<(Epoll, Vec<Conn>)> {
             }
         }
     }
-    let end = now + spec.deadline.min(Duration::from_secs(10));
+    let end = hard_end.min(now + Duration::from_secs(10));
     let mut events = vec![EpollEvent::empty(); 256];
     while pending > 0 && Instant::now() < end {
         let n = match epoll.wait(&mut events, EpollTimeout::from(50u16)) {
@@ -263,6 +265,7 @@ fn client_thread(
     epoll: Epoll,
     mut conns: Vec<Conn>,
     t0: Instant,
+    hard_end: Instant,
     core: Option<usize>,
 ) -> io::Result<ThreadResult> {
     let cpu0 = thread_cpu();
@@ -278,7 +281,7 @@ fn client_thread(
         rate_shortfall: None,
         max_send_lag: Duration::ZERO,
     };
-    let deadline = t0 + spec.deadline;
+    let deadline = hard_end;
     let stop_issuing = spec.duration.map(|d| t0 + d);
     let interval = spec
         .rate

@@ -32,8 +32,12 @@ use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use validate::Expected;
+
+/// Longest open-loop send interval of one client thread (so `rate` has a floor of 0.001
+/// req/s per thread).
+pub const MAX_SEND_INTERVAL_S: f64 = 1000.0;
 
 /// Client CPU utilisation at or above which a result is `client_bound`.
 pub const CLIENT_BOUND_UTIL: f64 = 0.95;
@@ -60,7 +64,8 @@ pub struct LoadSpec {
     pub requests: Option<u64>,
     /// Stop issuing after this long.
     pub duration: Option<Duration>,
-    /// Hard end: requests still outstanding then count as timeouts.
+    /// Hard end, counted from the call to [`run`] (connection set-up included): requests
+    /// still outstanding then count as timeouts.
     pub deadline: Duration,
     /// Open loop: requests per second over all threads.
     pub rate: Option<f64>,
@@ -263,51 +268,228 @@ pub fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("valid histogram bounds")
 }
 
-/// Fetches `path` once (keep-alive off) and returns what the server serves for it: its size
-/// and checksum become the expectation every later response is held to. For servers whose
-/// docroot the client does not know (nginx, Apache).
+/// Largest body a probe accepts (it streams the body through the checksum, not into memory).
+const PROBE_MAX_BODY: u64 = 1 << 30;
+/// Largest response head a probe accepts.
+const PROBE_MAX_HEAD: usize = 64 * 1024;
+
+/// `2 s`, `1.5 s`: a timeout as the error messages print it.
+fn fmt_secs(d: Duration) -> String {
+    format!("{} s", (d.as_secs_f64() * 1e3).round() / 1e3)
+}
+
+/// Fetches `path` once and returns what the server serves for it: its size and checksum
+/// become the expectation every later response is held to. For servers whose docroot the
+/// client does not know (nginx, Apache).
+///
+/// Exactly one response is read, framed by its `Content-Length`: the request says
+/// `Connection: close`, but a server that keeps the connection open anyway must not make the
+/// probe wait for an EOF. The whole probe (connect, send, every read) ends within `timeout`,
+/// also against a server that drips one byte at a time; the error then says
+/// `no response within <timeout>`.
 pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<Expected> {
-    use std::io::{Read, Write};
-    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_read_timeout(Some(timeout))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = Vec::new();
-    // Bounded by the read timeout and a 1 GiB cap.
-    s.take(1 << 30).read_to_end(&mut buf)?;
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut resp = httparse::Response::new(&mut headers);
-    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, format!("probe {path}: {m}"));
-    let n = match resp.parse(&buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        _ => return Err(bad("malformed response")),
+    use io::{ErrorKind, Read, Write};
+    let end = Instant::now() + timeout;
+    let timed_out = |got: u64| {
+        let what = if got == 0 {
+            String::new()
+        } else {
+            format!(" ({got} bytes received, response incomplete)")
+        };
+        io::Error::new(
+            ErrorKind::TimedOut,
+            format!("GET {path}: no response within {}{what}", fmt_secs(timeout)),
+        )
     };
-    if resp.code != Some(200) {
-        return Err(bad(&format!("status {:?}", resp.code)));
+    let bad = |m: String| io::Error::new(ErrorKind::InvalidData, format!("GET {path}: {m}"));
+    let left = || {
+        let l = end.saturating_duration_since(Instant::now());
+        (!l.is_zero()).then_some(l)
+    };
+    let mut s = match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(s) => s,
+        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            return Err(timed_out(0))
+        }
+        Err(e) => return Err(io::Error::new(e.kind(), format!("connecting: {e}"))),
+    };
+    s.set_write_timeout(Some(left().ok_or_else(|| timed_out(0))?))?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    match s.write_all(req.as_bytes()) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            return Err(timed_out(0))
+        }
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("sending the request: {e}"),
+            ))
+        }
     }
-    let body = &buf[n..];
-    let len = resp
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .and_then(|h| {
-            std::str::from_utf8(h.value)
-                .ok()?
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .ok_or_else(|| bad("no Content-Length"))?;
-    if len != body.len() as u64 {
-        return Err(bad("body shorter than Content-Length"));
+    let mut head = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut received = 0u64;
+    // Set once the head is parsed: (body bytes still to come, checksum so far, body size).
+    let mut body: Option<(u64, validate::Fnv, u64)> = None;
+    loop {
+        if let Some((0, fnv, size)) = body {
+            return Ok(Expected {
+                path: path.to_owned(),
+                size,
+                checksum: fnv.finish(),
+            });
+        }
+        // Re-armed before every read: the bound is the whole probe, not one read.
+        s.set_read_timeout(Some(left().ok_or_else(|| timed_out(received))?))?;
+        let n = match s.read(&mut chunk) {
+            Ok(0) => {
+                return Err(bad(format!(
+                    "the server closed the connection after {received} bytes, before the \
+                     response was complete"
+                )))
+            }
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                return Err(timed_out(received))
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("reading the response: {e}"),
+                ))
+            }
+        };
+        received += n as u64;
+        let data: &[u8] = match body.as_mut() {
+            Some(_) => &chunk[..n],
+            None => {
+                head.extend_from_slice(&chunk[..n]);
+                let mut headers = [httparse::EMPTY_HEADER; 64];
+                let mut resp = httparse::Response::new(&mut headers);
+                let head_len = match resp.parse(&head) {
+                    Ok(httparse::Status::Complete(h)) => h,
+                    Ok(httparse::Status::Partial) if head.len() <= PROBE_MAX_HEAD => continue,
+                    Ok(httparse::Status::Partial) => {
+                        return Err(bad(format!(
+                            "response head longer than {} KiB",
+                            PROBE_MAX_HEAD / 1024
+                        )))
+                    }
+                    Err(e) => return Err(bad(format!("malformed response ({e})"))),
+                };
+                let code = resp.code.unwrap_or(0);
+                if code != 200 {
+                    return Err(io::Error::new(
+                        ErrorKind::InvalidData,
+                        format!(
+                            "GET {path} answered {code} {}; the load needs paths that answer 200",
+                            resp.reason.unwrap_or("")
+                        ),
+                    ));
+                }
+                let header = |name: &str| {
+                    resp.headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
+                };
+                let size = match header("content-length") {
+                    Some(v) => v
+                        .parse::<u64>()
+                        .map_err(|_| bad(format!("bad Content-Length {v:?}")))?,
+                    None if header("transfer-encoding").is_some() => {
+                        return Err(bad(
+                            "answered with a chunked body; the load needs a Content-Length".into(),
+                        ))
+                    }
+                    None => return Err(bad("the response has no Content-Length".into())),
+                };
+                if size > PROBE_MAX_BODY {
+                    return Err(bad(format!(
+                        "body of {size} bytes is over the probe's {} MiB cap",
+                        PROBE_MAX_BODY >> 20
+                    )));
+                }
+                body = Some((size, validate::Fnv::default(), size));
+                // The bytes after the head are body: all from this read, since the head was
+                // incomplete before it.
+                let from_this_read = head.len() - head_len;
+                &chunk[n - from_this_read..n]
+            }
+        };
+        let (left_bytes, fnv, _) = body.as_mut().expect("head parsed");
+        let take = (*left_bytes).min(data.len() as u64) as usize;
+        fnv.update(&data[..take]);
+        *left_bytes -= take as u64;
     }
-    Ok(Expected {
-        path: path.to_owned(),
-        size: len,
-        checksum: validate::checksum(body),
-    })
+}
+
+/// Resolves a target (`127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`) to its addresses,
+/// IPv4 first (`threadbench serve` binds 127.0.0.1). Without `allow_remote` only loopback
+/// addresses are kept and a target that has none is refused.
+pub fn resolve_target(target: &str, allow_remote: bool) -> io::Result<Vec<SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
+    let mut addrs: Vec<SocketAddr> = match target.parse::<SocketAddr>() {
+        Ok(a) => vec![a],
+        Err(_) => {
+            let (host, port) = target
+                .rsplit_once(':')
+                .filter(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{target:?} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, localhost:8080)"
+                    ))
+                })?;
+            (host, port.parse::<u16>().expect("checked"))
+                .to_socket_addrs()
+                .map_err(|e| invalid(format!("cannot resolve {host:?}: {e}")))?
+                .collect()
+        }
+    };
+    addrs.sort_by_key(|a| a.is_ipv6());
+    addrs.dedup();
+    let all = addrs.clone();
+    if !allow_remote {
+        addrs.retain(|a| a.ip().is_loopback());
+    }
+    if addrs.is_empty() {
+        let list: Vec<String> = all.iter().map(ToString::to_string).collect();
+        return Err(invalid(if list.is_empty() {
+            format!("{target} resolves to no address")
+        } else if list.len() == 1 && list[0] == target {
+            format!(
+                "{target} is not a loopback address (pass --allow-remote to load a remote host)"
+            )
+        } else {
+            format!(
+                "{target} resolves to {}, not a loopback address (pass --allow-remote to load a remote host)",
+                list.join(", ")
+            )
+        }));
+    }
+    Ok(addrs)
+}
+
+/// The first of `addrs` that accepts a TCP connection within `timeout` (`localhost` may
+/// resolve to `::1` and `127.0.0.1` while the server listens on one); with none, the first
+/// address, whose probe then reports the error.
+pub fn pick_reachable(addrs: &[SocketAddr], timeout: Duration) -> SocketAddr {
+    if addrs.len() > 1 {
+        let end = Instant::now() + timeout;
+        for a in addrs {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            if TcpStream::connect_timeout(a, left).is_ok() {
+                return *a;
+            }
+        }
+    }
+    addrs[0]
 }
 
 /// Runs the load described by `spec` (see [`engine`]).
@@ -333,5 +515,155 @@ pub fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
             "no paths or no connections",
         ));
     }
+    if spec.duration.is_some_and(|d| d.is_zero()) || spec.requests == Some(0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a zero duration or request count does nothing",
+        ));
+    }
+    if let Some(rate) = spec.rate {
+        // The engine turns the rate into a per-thread send interval; refuse what cannot be
+        // one instead of panicking in a client thread.
+        let interval_s = spec.cores.len().max(1) as f64 / rate;
+        if !(rate.is_finite() && rate > 0.0 && interval_s <= MAX_SEND_INTERVAL_S) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "rate {rate} req/s: need a finite rate of at least {} req/s",
+                    spec.cores.len().max(1) as f64 / MAX_SEND_INTERVAL_S
+                ),
+            ));
+        }
+    }
     engine::run(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// Serves `resp` to one connection, in `chunks` bytes every `gap`, then holds the
+    /// connection open until the client closes it.
+    fn one_shot(
+        resp: &'static [u8],
+        chunk: usize,
+        gap: Duration,
+    ) -> (SocketAddr, std::thread::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().expect("accept");
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req);
+            for part in resp.chunks(chunk) {
+                if s.write_all(part).is_err() {
+                    return;
+                }
+                std::thread::sleep(gap);
+            }
+            // Keep the connection open (despite `Connection: close`) until the client goes.
+            s.set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            let _ = s.read(&mut req);
+        });
+        (addr, h)
+    }
+
+    #[test]
+    fn probe_reads_one_response_by_its_content_length() {
+        let (addr, h) = one_shot(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            7,
+            Duration::ZERO,
+        );
+        let started = Instant::now();
+        let e = probe(addr, "/f", Duration::from_secs(5)).expect("probe");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "did not wait for EOF"
+        );
+        assert_eq!((e.size, e.checksum), (5, validate::checksum(b"hello")));
+        h.join().expect("server");
+    }
+
+    #[test]
+    fn probe_of_a_dripping_server_ends_at_its_timeout() {
+        let (addr, h) = one_shot(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            1,
+            Duration::from_millis(200),
+        );
+        let started = Instant::now();
+        let err = probe(addr, "/f", Duration::from_millis(500)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            err.to_string().contains("GET /f: no response within 0.5 s"),
+            "{err}"
+        );
+        h.join().expect("server");
+    }
+
+    #[test]
+    fn probe_names_a_non_200_answer() {
+        let (addr, h) = one_shot(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            64,
+            Duration::ZERO,
+        );
+        let err = probe(addr, "/nosuch", Duration::from_secs(5)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GET /nosuch answered 404 Not Found; the load needs paths that answer 200"
+        );
+        h.join().expect("server");
+    }
+
+    #[test]
+    fn targets_resolve_and_stay_on_loopback() {
+        assert_eq!(
+            resolve_target("127.0.0.1:8080", false).unwrap(),
+            vec!["127.0.0.1:8080".parse::<SocketAddr>().unwrap()]
+        );
+        let local = resolve_target("localhost:8080", false).unwrap();
+        assert!(
+            local
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8080),
+            "{local:?}"
+        );
+        let err = resolve_target("10.1.2.3:80", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a loopback address"), "{err}");
+        assert!(resolve_target("10.1.2.3:80", true).is_ok());
+        for bad in ["localhost", "localhost:", ":80", "localhost:99999"] {
+            let err = resolve_target(bad, false).unwrap_err().to_string();
+            assert!(err.contains("is not HOST:PORT"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn run_refuses_rates_it_cannot_schedule() {
+        let mut spec = LoadSpec::new(
+            "127.0.0.1:9".parse().unwrap(),
+            vec![validate::Expected {
+                path: "/".into(),
+                size: 0,
+                checksum: 0,
+            }],
+        );
+        spec.requests = Some(1);
+        for rate in [0.0, -5.0, f64::NAN, f64::INFINITY, 1e-9] {
+            spec.rate = Some(rate);
+            let err = run(&spec).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{rate}: {err}");
+        }
+        spec.rate = None;
+        spec.duration = Some(Duration::ZERO);
+        spec.requests = None;
+        assert!(run(&spec).is_err());
+    }
 }
