@@ -128,7 +128,19 @@ fn zero_durations_counts_and_pool_sizes_are_refused() {
     );
     fails_with(
         &["load", "--target", &t, "--requests", "0"],
-        "invalid value '0' for '--requests <REQUESTS>'",
+        "invalid value '0' for '--requests <REQUESTS>': must be at least 1",
+    );
+    fails_with(
+        &[
+            "load",
+            "--target",
+            &t,
+            "--requests",
+            "1",
+            "--checksum-every",
+            "0",
+        ],
+        "invalid value '0' for '--checksum-every <CHECKSUM_EVERY>': must be at least 1",
     );
     fails_with(
         &["load", "--target", &t, "--requests", "1", "--conns", "0"],
@@ -243,7 +255,7 @@ fn usage_errors_use_the_same_prefix_and_status() {
     fails_with(&["load", "--bogus"], "unexpected argument '--bogus'");
     fails_with(
         &["tree-stats", "--pid", "0"],
-        "invalid value '0' for '--pid <PID>'",
+        "invalid value '0' for '--pid <PID>': must be a process id",
     );
 }
 

@@ -42,7 +42,7 @@ enum Cmd {
     TreeStats {
         /// Root of the process tree (e.g. the pid of `threadbench serve`); its descendants
         /// are included.
-        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+        #[arg(long, value_parser = parse_pid)]
         pid: i32,
     },
     /// Judge a run against a saved criterion baseline (exit 0 clean, 1 regressed, 2 bad input).
@@ -196,7 +196,7 @@ struct LoadArgs {
     #[arg(long, value_parser = parse_duration)]
     duration: Option<std::time::Duration>,
     /// Stop after this many requests (at least 1).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = parse_count_u64)]
     requests: Option<u64>,
     /// Hard end of the whole run, probes included (default: duration + 10 s, or 60 s).
     #[arg(long, value_parser = parse_duration)]
@@ -212,7 +212,7 @@ struct LoadArgs {
     #[arg(long)]
     cores: Option<String>,
     /// Check the body checksum of every n-th response (1 = all).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = parse_count_u64)]
     checksum_every: u64,
     /// Allow a non-loopback target.
     #[arg(long)]
@@ -248,6 +248,19 @@ fn parse_count(s: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(_) => Err("not a whole number".into()),
+    }
+}
+
+/// [`parse_count`] for `u64` values (request counts).
+fn parse_count_u64(s: &str) -> Result<u64, String> {
+    parse_count(s).map(|n| n as u64)
+}
+
+/// A process id: a positive number.
+fn parse_pid(s: &str) -> Result<i32, String> {
+    match s.parse::<i32>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err("must be a process id (a number greater than 0)".into()),
     }
 }
 
