@@ -514,7 +514,10 @@ fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Load(a) => run_load(*a)?,
         Cmd::Report => {
-            let path = threadbench::report::html::regenerate().context("writing index.html")?;
+            let path = threadbench::report::html::regenerate(
+                &threadbench::report::results::Paths::from_env(),
+            )
+            .context("writing index.html")?;
             println!("{}", path.display());
         }
         Cmd::Env { json } => {
@@ -531,8 +534,10 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Findings => {
-            let path = threadbench::report::findings::write_findings()
-                .context("regenerating target/threadbench/findings.md")?;
+            let path = threadbench::report::findings::write_findings(
+                &threadbench::report::results::Paths::from_env(),
+            )
+            .context("regenerating target/threadbench/findings.md")?;
             print!(
                 "{}",
                 std::fs::read_to_string(&path)
