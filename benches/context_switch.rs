@@ -88,7 +88,11 @@ fn report_switch_costs(suite: &Suite) {
     for group in ["ctx_switch_same_core", "ctx_switch_cross_core"] {
         let medians: Vec<(Switch, f64)> = Switch::ALL
             .iter()
-            .filter_map(|&s| suite.median_ns(&format!("{group}/{}", s.name())).map(|m| (s, m)))
+            .filter_map(|&s| {
+                suite
+                    .median_ns(&format!("{group}/{}", s.name()))
+                    .map(|m| (s, m))
+            })
             .collect();
         if medians.is_empty() {
             continue;

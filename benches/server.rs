@@ -177,7 +177,10 @@ fn main() {
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Bytes(1024));
     let sweep = suite.sweep(name);
-    if sweep.iter().any(|&n| !selected(&suite, name, Some(n)).is_empty()) {
+    if sweep
+        .iter()
+        .any(|&n| !selected(&suite, name, Some(n)).is_empty())
+    {
         let w = workload::single(1024).expect("generate file");
         for n in sweep {
             let pt = Point {

@@ -60,8 +60,12 @@ impl TempDir {
     }
     /// Adds server records measured by the fixture's run.
     fn server(&self, recs: Vec<ServerRecord>) {
-        Artefact::merge_into(&self.paths().file("server.json"), &run("fixture", 1000), recs)
-            .expect("write server.json");
+        Artefact::merge_into(
+            &self.paths().file("server.json"),
+            &run("fixture", 1000),
+            recs,
+        )
+        .expect("write server.json");
     }
 }
 
@@ -315,11 +319,22 @@ fn client_bound_throughput_is_judged_on_server_cpu_or_not_at_all() {
     bound.client_bound = true;
     bound.client_cpu_util = 0.97;
     let mut recs = vec![bound];
-    for (m, lo, hi) in [("mp", 10.0, 30.0), ("mt", 10.0, 15.0), ("amped", 10.0, 10.6)] {
+    for (m, lo, hi) in [
+        ("mp", 10.0, 30.0),
+        ("mt", 10.0, 15.0),
+        ("amped", 10.0, 10.6),
+    ] {
         recs.push(server_record("server_conns", m, Some(64), 6e6, 0.2, lo));
         recs.push(server_record("server_conns", m, Some(1024), 6e6, 0.2, hi));
     }
-    recs.push(server_record("server_conns", "sped", Some(1024), 4e6, 0.1, 30.0));
+    recs.push(server_record(
+        "server_conns",
+        "sped",
+        Some(1024),
+        4e6,
+        0.1,
+        30.0,
+    ));
     t.server(recs);
     let f = findings(&Results::load(&t.paths()).expect("load"));
     assert_eq!(f[8].verdict, Verdict::DoesNotHold, "{:?}", f[8].evidence);

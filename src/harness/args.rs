@@ -149,7 +149,11 @@ mod tests {
 
     #[test]
     fn modes_follow_criterion() {
-        assert_eq!(p(&[]).mode, Mode::Test, "cargo test runs benches without --bench");
+        assert_eq!(
+            p(&[]).mode,
+            Mode::Test,
+            "cargo test runs benches without --bench"
+        );
         assert_eq!(p(&["--bench"]).mode, Mode::Benchmark);
         assert_eq!(p(&["--bench", "--test"]).mode, Mode::Test);
         assert_eq!(p(&["--bench", "--list"]).mode, Mode::List);
@@ -169,11 +173,17 @@ mod tests {
         let a = p(&["--bench", "--save-baseline", "base", "^spawn/"]);
         assert!(a.measures("spawn/fork_exit_wait"));
         assert!(!a.measures("server_conns/mt_spawn/64"), "anchored");
-        assert!(!a.measures("spawn_rss/fork_exit_wait/1"), "'^spawn/' is one group");
+        assert!(
+            !a.measures("spawn_rss/fork_exit_wait/1"),
+            "'^spawn/' is one group"
+        );
         let a = p(&["--bench", "-b", "base"]);
         assert!(a.measures("anything/at/all"));
         let a = p(&["--bench", "--baseline=base", "spawn/"]);
-        assert!(a.measures("server_conns/mt_spawn/64"), "a substring regex, as criterion's");
+        assert!(
+            a.measures("server_conns/mt_spawn/64"),
+            "a substring regex, as criterion's"
+        );
         let a = p(&["--bench", "--exact", "spawn/fork_exit_wait"]);
         assert!(a.measures("spawn/fork_exit_wait") && !a.measures("spawn/fork_exit_wait2"));
         let a = p(&["--bench", "--ignored"]);
@@ -181,7 +191,10 @@ mod tests {
         let a = p(&["--bench", "--list", "spawn"]);
         assert!(!a.runs("spawn/fork_exit_wait"), "--list runs nothing");
         let a = p(&["spawn"]);
-        assert!(a.runs("spawn/x") && !a.measures("spawn/x"), "test mode runs, never measures");
+        assert!(
+            a.runs("spawn/x") && !a.measures("spawn/x"),
+            "test mode runs, never measures"
+        );
         assert!(RunArgs::parse(&["--bench", "("]).is_err());
     }
 }

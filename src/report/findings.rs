@@ -216,9 +216,19 @@ impl From<&super::server_results::ServerRecord> for ServerRow {
 impl Results {
     /// The current records of everything [`Loaded`] holds.
     pub fn from_loaded(l: &Loaded) -> Results {
-        let server: Vec<ServerRow> = l.server.current().into_iter().map(ServerRow::from).collect();
+        let server: Vec<ServerRow> = l
+            .server
+            .current()
+            .into_iter()
+            .map(ServerRow::from)
+            .collect();
         let models = ModelsFile::from_records(&l.models.current());
-        let mut used: Vec<&str> = l.criterion.current().iter().map(|r| r.run_id.as_str()).collect();
+        let mut used: Vec<&str> = l
+            .criterion
+            .current()
+            .iter()
+            .map(|r| r.run_id.as_str())
+            .collect();
         used.extend(l.server.current().iter().map(|r| r.run_id.as_str()));
         used.extend(l.models.current().iter().map(|r| r.run_id.as_str()));
         let all = l.runs();
@@ -313,8 +323,14 @@ fn server_costs(r: &Results, ids: &[String]) -> Result<(Vec<f64>, String), Unjud
     let row = |id: &String| r.server.iter().find(|row| row_id(row) == *id);
     let bound = client_bound(r, ids);
     if bound.is_empty() {
-        let costs = ids.iter().map(|id| r.median(id)).collect::<Result<_, _>>()?;
-        return Ok((costs, "basis: median time per request (no input client-bound)".into()));
+        let costs = ids
+            .iter()
+            .map(|id| r.median(id))
+            .collect::<Result<_, _>>()?;
+        return Ok((
+            costs,
+            "basis: median time per request (no input client-bound)".into(),
+        ));
     }
     let costs = ids
         .iter()
@@ -539,7 +555,8 @@ fn claim_7(r: &Results) -> Judged {
         .collect();
     let (c, basis) = server_costs(r, &ids)?;
     let (sped, amped, mt) = (c[0], c[1], c[2]);
-    let spread = c.iter().cloned().fold(f64::MIN, f64::max) / c.iter().cloned().fold(f64::MAX, f64::min);
+    let spread =
+        c.iter().cloned().fold(f64::MIN, f64::max) / c.iter().cloned().fold(f64::MAX, f64::min);
     Ok((
         vec![
             format!("{g}/sped {}, {g}/amped {}, {g}/mt {} per request", us(sped), us(amped), us(mt)),
@@ -556,7 +573,10 @@ fn claim_8(r: &Results) -> Judged {
     let s = r.median(&format!("server_disk/sped/{p}"))?;
     // Disk-bound throughput is set by waits, which server CPU per request does not show:
     // a client-bound input leaves nothing to judge on.
-    let ids = [format!("server_disk/amped/{p}"), format!("server_disk/sped/{p}")];
+    let ids = [
+        format!("server_disk/amped/{p}"),
+        format!("server_disk/sped/{p}"),
+    ];
     let bound = client_bound(r, &ids);
     if !bound.is_empty() {
         return Err(Unjudged::ClientBound(format!(

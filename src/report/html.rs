@@ -401,11 +401,7 @@ fn server_table(recs: &[&ServerRecord], ax: &GroupAxes, links: &Links) -> String
 }
 
 /// Records of older runs of a group: listed apart, with their own provenance, never charted.
-fn stale_block<T>(
-    stale: &[&T],
-    art: &Artefact<T>,
-    label: impl Fn(&T) -> String,
-) -> String
+fn stale_block<T>(stale: &[&T], art: &Artefact<T>, label: impl Fn(&T) -> String) -> String
 where
     T: super::results::Keyed + serde::Serialize + serde::de::DeserializeOwned + Clone,
 {
@@ -445,16 +441,17 @@ fn summary_table(groups: &BTreeMap<String, GroupView<'_, ServerRecord>>) -> Stri
     if models.is_empty() {
         return String::new();
     }
-    let mut s = String::from(
-        "<table class=\"num summary\"><tr><th>model</th>",
-    );
+    let mut s = String::from("<table class=\"num summary\"><tr><th>model</th>");
     for (g, p) in &cols {
         let ax = axes(g);
         let _ = write!(
             s,
             "<th><a href=\"#{0}\">{0}</a>{1}</th>",
             esc(g),
-            p.map_or(String::new(), |p| format!("<br>at {}", (ax.param_fmt)(p as f64)))
+            p.map_or(String::new(), |p| format!(
+                "<br>at {}",
+                (ax.param_fmt)(p as f64)
+            ))
         );
     }
     s += "</tr>\n";
@@ -473,7 +470,11 @@ fn summary_table(groups: &BTreeMap<String, GroupView<'_, ServerRecord>>) -> Stri
                     let _ = write!(
                         s,
                         "<td{}>{} req/s<br><small>{:.1} µs CPU/req{}</small></td>",
-                        if r.req_per_s >= best { " class=\"best\"" } else { "" },
+                        if r.req_per_s >= best {
+                            " class=\"best\""
+                        } else {
+                            ""
+                        },
                         fmt_rate(r.req_per_s),
                         r.server_cpu_us_per_req,
                         if r.client_bound { ", client-bound" } else { "" }
@@ -490,7 +491,10 @@ fn summary_table(groups: &BTreeMap<String, GroupView<'_, ServerRecord>>) -> Stri
 
 fn blocks_section(l: &Loaded, links: &Links) -> String {
     let groups = l.criterion.by_group();
-    let blocks: Vec<_> = groups.iter().filter(|(g, _)| !g.starts_with("server_")).collect();
+    let blocks: Vec<_> = groups
+        .iter()
+        .filter(|(g, _)| !g.starts_with("server_"))
+        .collect();
     if blocks.is_empty() {
         return "<p>No building-block results yet (run <code>cargo bench</code>).</p>\n".into();
     }
@@ -517,7 +521,10 @@ fn blocks_section(l: &Loaded, links: &Links) -> String {
         }
         s += "<table class=\"num\"><tr><th>benchmark</th><th>median</th><th>95 % interval</th><th>× fastest at this parameter</th><th>throughput</th></tr>\n";
         for recs in by_param.values() {
-            let fastest = recs.iter().map(|r| r.median_ns).fold(f64::INFINITY, f64::min);
+            let fastest = recs
+                .iter()
+                .map(|r| r.median_ns)
+                .fold(f64::INFINITY, f64::min);
             for r in recs {
                 let thr = match r.throughput {
                     Some(super::results::Throughput::Elements(n)) => {
@@ -558,7 +565,12 @@ fn machine_table(env: Option<&serde_json::Value>, latest: Option<&Provenance>) -
         rows.push(("kernel", m.kernel.clone()));
         rows.push((
             "virtualised",
-            if m.virtualized { "yes (hypervisor flag)" } else { "no" }.into(),
+            if m.virtualized {
+                "yes (hypervisor flag)"
+            } else {
+                "no"
+            }
+            .into(),
         ));
     }
     if let Some(v) = env {
@@ -595,7 +607,10 @@ fn machine_table(env: Option<&serde_json::Value>, latest: Option<&Provenance>) -
     s + "</table>\n"
 }
 
-fn runs_table(runs: &BTreeMap<String, Provenance>, groups_of: &BTreeMap<String, Vec<String>>) -> String {
+fn runs_table(
+    runs: &BTreeMap<String, Provenance>,
+    groups_of: &BTreeMap<String, Vec<String>>,
+) -> String {
     let mut runs: Vec<&Provenance> = runs.values().collect();
     runs.sort_by(|a, b| (b.started_at, &b.run_id).cmp(&(a.started_at, &a.run_id)));
     let mut s = String::from(
@@ -607,7 +622,11 @@ fn runs_table(runs: &BTreeMap<String, Provenance>, groups_of: &BTreeMap<String, 
             format!(
                 "{}{}",
                 &c[..c.len().min(10)],
-                if p.git_dirty == Some(true) { " + changes" } else { "" }
+                if p.git_dirty == Some(true) {
+                    " + changes"
+                } else {
+                    ""
+                }
             )
         });
         let _ = writeln!(
@@ -649,8 +668,10 @@ pub fn render(l: &Loaded, paths: &Paths) -> String {
     let missing = found.len() - holds - fails - unmeasurable;
     let latest = l.latest_run();
     let server_groups = l.server.by_group();
-    let current_server: Vec<&ServerRecord> =
-        server_groups.values().flat_map(|v| v.current.iter().copied()).collect();
+    let current_server: Vec<&ServerRecord> = server_groups
+        .values()
+        .flat_map(|v| v.current.iter().copied())
+        .collect();
     let bound = current_server.iter().filter(|r| r.client_bound).count();
     let threshold = latest.as_ref().map_or(String::new(), |_| {
         "the profile's <code>[report] client_bound_util</code>".into()
@@ -868,9 +889,18 @@ mod tests {
         assert!(html.contains("(log scale)"), "log axes say so");
         assert!(html.contains("64 KiB"), "sizes in KiB");
         assert!(html.contains("1 of 5 current server results were <b>client-bound</b>"));
-        assert!(html.contains("../criterion/server_file_size/report/index.html"), "links");
-        assert!(html.contains("1 older result from earlier runs"), "stale marked");
-        assert!(html.contains("profile <b>default</b>"), "with its own provenance");
+        assert!(
+            html.contains("../criterion/server_file_size/report/index.html"),
+            "links"
+        );
+        assert!(
+            html.contains("1 older result from earlier runs"),
+            "stale marked"
+        );
+        assert!(
+            html.contains("profile <b>default</b>"),
+            "with its own provenance"
+        );
         assert!(html.contains("2.500 µs"), "blocks in readable units");
         assert!(html.contains("Summary: model × workload"));
         assert!(std::fs::read_to_string(paths.file("findings.md"))

@@ -169,8 +169,8 @@ pub fn run_id() -> String {
         }
     }
     let ppid = nix::unistd::getppid().as_raw();
-    let parent_is_cargo = std::fs::read_to_string(format!("/proc/{ppid}/comm"))
-        .is_ok_and(|c| c.trim() == "cargo");
+    let parent_is_cargo =
+        std::fs::read_to_string(format!("/proc/{ppid}/comm")).is_ok_and(|c| c.trim() == "cargo");
     let (pid, started) = if parent_is_cargo {
         (ppid, crate::procfs::start_time(ppid))
     } else {
@@ -576,7 +576,9 @@ pub fn criterion_written_since(
         };
         for e in entries.flatten() {
             let name = e.file_name();
-            let skip = ["new", "base", "change", "report"].iter().any(|s| name == *s);
+            let skip = ["new", "base", "change", "report"]
+                .iter()
+                .any(|s| name == *s);
             if !skip && e.path().is_dir() && !e.path().join("sample.json").exists() {
                 stack.push(e.path());
             }
@@ -691,7 +693,11 @@ mod tests {
         Artefact::merge_into(
             &path,
             &a,
-            vec![side("g", "g/x/5", 1.0), side("g", "g/x/20", 2.0), side("h", "h/y", 3.0)],
+            vec![
+                side("g", "g/x/5", 1.0),
+                side("g", "g/x/20", 2.0),
+                side("h", "h/y", 3.0),
+            ],
         )
         .expect("first run");
         // A filtered second run measures only g/x/20.
