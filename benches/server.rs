@@ -91,6 +91,16 @@ fn bench_one(
             o.expect("load run").checked(iters)
         })
     });
+    // The server's counters are read while it still runs.
+    let rec = (side.requests() > 0).then(|| {
+        side.finish(
+            pt.group,
+            model,
+            pt.param,
+            suite.profile.report.client_bound_util,
+        )
+        .expect("read the server's counters before stopping it")
+    });
     let clean = server.stop().expect("stop server");
     if !clean {
         eprintln!(
@@ -98,15 +108,7 @@ fn bench_one(
             pt.id(model)
         );
     }
-    if side.requests() == 0 {
-        return;
-    }
-    let rec = side.finish(
-        pt.group,
-        model,
-        pt.param,
-        suite.profile.report.client_bound_util,
-    );
+    let Some(rec) = rec else { return };
     if rec.client_bound {
         eprintln!(
             "threadbench: {}: client-bound (client CPU {:.0} %)",

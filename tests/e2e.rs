@@ -117,7 +117,9 @@ fn a_measured_benchmark_records_its_side_metrics() {
     let mut side = SideMetrics::start(std::process::id() as i32);
     let o = e2e::run_requests(&spec, 300, &mut side).expect("load");
     assert!(o.checked(300) > Duration::ZERO);
-    let rec = side.finish("server_specweb", "test", None, 0.9);
+    let rec = side
+        .finish("server_specweb", "test", None, 0.9)
+        .expect("counters");
     assert_eq!((rec.requests, rec.errors), (300, 0));
     assert!(rec.req_per_s > 0.0 && rec.server_rss_bytes > 0 && rec.server_cpu_us_per_req > 0.0);
     // The latency histogram is kept: its counts add up to the validated responses.
@@ -131,7 +133,16 @@ fn a_measured_benchmark_records_its_side_metrics() {
     let mut side = SideMetrics::start(std::process::id() as i32);
     let o = e2e::run_disk_requests(&spec, &d, 40, &mut side).expect("disk load");
     assert_eq!(o.completed, 40);
-    let rec = side.finish("server_disk", "test", Some(16), 0.9);
+    let rec = side
+        .finish("server_disk", "test", Some(16), 0.9)
+        .expect("counters");
+    // A stopped server has no counters: an error, not a record of zeros.
+    assert!(SideMetrics::start(std::process::id() as i32)
+        .finish("g", "m", None, 0.9)
+        .is_ok());
+    assert!(SideMetrics::start(i32::MAX)
+        .finish("g", "m", None, 0.9)
+        .is_err());
     assert!(
         rec.resident_before.is_some(),
         "eviction measured before each batch"

@@ -207,8 +207,17 @@ impl SideMetrics {
         model: &str,
         param: Option<u64>,
         client_bound_util: f64,
-    ) -> ServerRecord {
-        let after = tree_stats(self.server_pid).unwrap_or_default();
+    ) -> io::Result<ServerRecord> {
+        // A server already stopped has no counters: an error, never a record of zeros.
+        let after = tree_stats(self.server_pid).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "reading the counters of server pid {}: {e}",
+                    self.server_pid
+                ),
+            )
+        })?;
         let before = &self.before;
         let cpu_us = after.cpu_us().saturating_sub(before.cpu_us());
         let secs = self.elapsed.as_secs_f64().max(1e-9);
@@ -220,7 +229,7 @@ impl SideMetrics {
             }
         };
         let util = self.util_weighted / secs;
-        ServerRecord {
+        Ok(ServerRecord {
             group: group.into(),
             model: model.into(),
             param,
@@ -246,14 +255,22 @@ impl SideMetrics {
             measured_at: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-            latency_hist_ns: self
-                .hist
-                .iter_recorded()
-                .map(|v| (v.value_iterated_to(), v.count_at_value()))
-                .collect(),
+            latency_hist_ns: log_buckets(&self.hist),
             run_id: String::new(),
-        }
+        })
     }
+}
+
+/// The histogram in buckets 5 % wide from 1 µs up (upper bound in ns, count), empty buckets
+/// left out: ~50 buckets per decade of latency, enough for a CDF, small enough for a file.
+fn log_buckets(h: &hdrhistogram::Histogram<u64>) -> Vec<(u64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    h.iter_log(1000, 1.05)
+        .filter(|v| v.count_since_last_iteration() > 0)
+        .map(|v| (v.value_iterated_to(), v.count_since_last_iteration()))
+        .collect()
 }
 
 /// A load spec for `workload` against `addr` from `client_cores`.

@@ -364,12 +364,7 @@ pub fn row_order(a: &Row, b: &Row) -> std::cmp::Ordering {
 /// The criterion tree to read: `--criterion-dir`, else `$CRITERION_HOME`, else
 /// `$CARGO_TARGET_DIR/criterion`, else `target/criterion`.
 pub fn criterion_dir(explicit: Option<PathBuf>) -> PathBuf {
-    explicit
-        .or_else(|| std::env::var_os("CRITERION_HOME").map(PathBuf::from))
-        .or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("criterion"))
-        })
-        .unwrap_or_else(|| PathBuf::from("target/criterion"))
+    explicit.unwrap_or_else(|| super::results::Paths::from_env().criterion)
 }
 
 fn read_json(path: &Path) -> Result<Value, InputError> {
@@ -441,6 +436,18 @@ fn read_run(dir: &Path) -> Result<Run, InputError> {
 }
 
 /// A directory holding a run (criterion writes estimates.json and sample.json into each).
+/// How much older than the baseline a `new/` must be to count as an earlier run's leftover
+/// (`--save-baseline` writes `new/` a moment before copying it to the baseline).
+const LEFTOVER_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When criterion wrote the run in `d` (its sample.json).
+fn written_at(d: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(d.join("sample.json"))
+        .ok()?
+        .modified()
+        .ok()
+}
+
 fn is_run_dir(d: &Path) -> bool {
     d.join("sample.json").is_file()
 }
@@ -519,13 +526,30 @@ pub fn load(root: &Path, baseline: &str, head: &str) -> Result<Vec<Bench>, Input
             });
         }
     }
+    // Criterion keeps every id's last `new/`, also of ids the head run did not measure (an
+    // earlier run with another profile or filter). Those are leftovers, not the head's results:
+    // a `new/` written well before the baseline was saved is not compared.
+    let baseline_saved = dirs
+        .iter()
+        .filter_map(|d| written_at(&d.join(baseline)))
+        .min();
+    let leftover = |run_dir: &Path| {
+        head == "new"
+            && matches!((written_at(run_dir), baseline_saved),
+                (Some(w), Some(b)) if w + LEFTOVER_SLACK < b)
+    };
     let mut benches = Vec::new();
     for d in dirs {
         let (bdir, ndir) = (d.join(baseline), d.join(head));
         let read_rounds = |name: &str| -> Result<Vec<Run>, InputError> {
             rounds_of(&d, name).iter().map(|r| read_run(r)).collect()
         };
-        let (base_runs, new_runs) = (read_rounds(baseline)?, read_rounds(head)?);
+        let base_runs = read_rounds(baseline)?;
+        let new_runs = if leftover(&ndir) {
+            Vec::new()
+        } else {
+            read_rounds(head)?
+        };
         let medians = |runs: &[Run]| runs.iter().map(|r| stats::median(&r.per_iter)).collect();
         let (base_rounds, new_rounds) = (medians(&base_runs), medians(&new_runs));
         let base = base_runs.into_iter().next();
@@ -750,6 +774,64 @@ pub fn any_regressed(rows: &[Row], gate: Gate) -> bool {
 mod tests {
     use super::*;
     use std::cmp::Ordering;
+
+    /// Writes a criterion run dir (`sample.json`, `estimates.json`, `benchmark.json`).
+    fn put_run(dir: &Path, id: &str, ns: f64, written: std::time::SystemTime) {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let iters: Vec<f64> = (1..=10).map(f64::from).collect();
+        let times: Vec<f64> = iters.iter().map(|i| i * ns).collect();
+        let est = serde_json::json!({"point_estimate": ns, "standard_error": 0.0,
+            "confidence_interval": {"confidence_level": 0.95, "lower_bound": ns, "upper_bound": ns}});
+        let files = [
+            (
+                "sample.json",
+                serde_json::json!({"sampling_mode": "Linear", "iters": iters, "times": times}),
+            ),
+            (
+                "estimates.json",
+                serde_json::json!({"mean": est, "median": est}),
+            ),
+            (
+                "benchmark.json",
+                serde_json::json!({"full_id": id, "group_id": id.split('/').next()}),
+            ),
+        ];
+        for (name, v) in files {
+            let path = dir.join(name);
+            std::fs::write(&path, v.to_string()).expect("write");
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(written))
+                .expect("set mtime");
+        }
+    }
+
+    #[test]
+    fn leftovers_of_an_earlier_run_are_not_compared() {
+        let root = std::env::temp_dir().join(format!("tb-compare-left-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let now = std::time::SystemTime::now();
+        let hour_ago = now - std::time::Duration::from_secs(3600);
+        // The baseline run and the head run measured g/a; an earlier run (another profile)
+        // left g/left/new only, and g/b/new from before the baseline.
+        put_run(&root.join("g/a/before"), "g/a", 100.0, now);
+        put_run(&root.join("g/a/new"), "g/a", 100.0, now);
+        put_run(&root.join("g/left/new"), "g/left", 50.0, hour_ago);
+        put_run(&root.join("g/b/before"), "g/b", 100.0, now);
+        put_run(&root.join("g/b/new"), "g/b", 100.0, hour_ago);
+        let benches = load(&root, "before", "new").expect("load");
+        let _ = std::fs::remove_dir_all(&root);
+        let ids: Vec<(&str, bool, bool)> = benches
+            .iter()
+            .map(|b| (b.id.as_str(), b.base.is_some(), b.new.is_some()))
+            .collect();
+        assert_eq!(
+            ids,
+            [("g/a", true, true), ("g/b", true, false)],
+            "no `new` leftover"
+        );
+    }
 
     #[test]
     fn natural_order_sorts_parameters_as_numbers() {

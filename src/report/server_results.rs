@@ -31,8 +31,8 @@ pub struct ServerRecord {
     pub resident_before: Option<f64>,
     /// Seconds since the Unix epoch when measured.
     pub measured_at: u64,
-    /// The latency histogram: (upper bound of the bucket in ns, responses), recorded buckets
-    /// only (HdrHistogram, 3 significant figures) — the report draws the CDF from it.
+    /// The latency histogram: (upper bound of the bucket in ns, responses), buckets 5 % wide
+    /// from 1 µs up, empty ones left out — the report draws the CDF from it.
     #[serde(default)]
     pub latency_hist_ns: Vec<(u64, u64)>,
     /// The run that measured it (see [`super::results::Provenance`]).
