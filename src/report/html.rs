@@ -145,17 +145,27 @@ fn svg_err(e: impl std::fmt::Display) -> String {
 /// One model's line: (x, y, y_low, y_high) points, sorted by x.
 type Series = Vec<(f64, f64, f64, f64)>;
 
-/// Throughput against the swept parameter (log scale), one line per model, error bars from
-/// criterion's confidence interval of the median time per request.
+/// Throughput against the swept parameter, one line per model, or per model for an unswept
+/// group; error bars from criterion's confidence interval of the median time per request.
+/// The parameter axis is log2 of the parameter — a log scale whose ticks fall on powers of
+/// two (1 KiB, 4 KiB, … or 1, 2, 4, … connections) — so the sweep's points spread evenly.
 pub fn throughput_chart(
     group: &str,
     recs: &[&ServerRecord],
     ci: &BTreeMap<String, &CriterionRecord>,
 ) -> Result<String, String> {
     let ax = axes(group);
+    let swept = recs.iter().any(|r| r.param.is_some());
+    let mut models: Vec<&str> = recs.iter().map(|r| r.model.as_str()).collect();
+    models.sort_by_key(|m| model_index(m));
+    models.dedup();
     let mut by_model: BTreeMap<&str, Series> = BTreeMap::new();
     for r in recs {
-        let Some(p) = r.param else { continue };
+        let x = match r.param {
+            Some(p) => (p.max(1) as f64).log2(),
+            None if !swept => models.iter().position(|m| *m == r.model).unwrap_or(0) as f64,
+            None => continue,
+        };
         let y = (ax.value)(r);
         // The interval of time per request, applied to this point: rate ∝ 1 / time.
         let (lo, hi) = ci.get(&r.id()).map_or((y, y), |c| {
@@ -164,52 +174,66 @@ pub fn throughput_chart(
                 y * c.median_ns / c.median_lower_ns.max(1e-9),
             )
         });
-        by_model
-            .entry(&r.model)
-            .or_default()
-            .push((p.max(1) as f64, y, lo, hi));
+        by_model.entry(&r.model).or_default().push((x, y, lo, hi));
     }
     if by_model.is_empty() {
-        return Err("no swept points".into());
+        return Err("no points".into());
     }
     for pts in by_model.values_mut() {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    let xs: Vec<f64> = by_model.values().flatten().map(|p| p.0).collect();
-    let (xmin, xmax) = (
-        xs.iter().copied().fold(f64::MAX, f64::min),
-        xs.iter().copied().fold(f64::MIN, f64::max),
-    );
-    let (xmin, xmax) = (xmin / 1.5, xmax * 1.5);
+    let xs = by_model.values().flatten().map(|p| p.0);
+    let (xmin, xmax) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let (xmin, xmax) = if swept {
+        (xmin.floor() - 0.5, xmax.ceil() + 0.5)
+    } else {
+        (-0.6, models.len() as f64 - 0.4)
+    };
+    // Headroom above the highest point for the legend.
     let ymax = by_model
         .values()
         .flatten()
         .map(|p| p.3.max(p.1))
         .fold(0.0, f64::max)
         .max(1e-9)
-        * 1.12;
+        * if swept { 1.6 } else { 1.15 };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (760, 440)).into_drawing_area();
         root.fill(&WHITE).map_err(svg_err)?;
+        let caption = if swept {
+            format!("{group}: {} by {}", ax.metric, ax.param)
+        } else {
+            format!("{group}: {} by model", ax.metric)
+        };
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{group}: {} by {}", ax.metric, ax.param),
-                ("sans-serif", 18),
-            )
+            .caption(caption, ("sans-serif", 18))
             .margin(14)
             .x_label_area_size(52)
             .y_label_area_size(84)
-            .build_cartesian_2d((xmin..xmax).log_scale(), 0f64..ymax)
+            .build_cartesian_2d(xmin..xmax, 0f64..ymax)
             .map_err(svg_err)?;
         let param_fmt = ax.param_fmt;
+        let on_tick = |x: f64| (x - x.round()).abs() < 1e-6;
+        let x_label = |x: &f64| match (swept, on_tick(*x)) {
+            (_, false) => String::new(),
+            (true, true) => param_fmt(x.round().exp2()),
+            (false, true) => models
+                .get(x.round() as usize)
+                .map_or(String::new(), |m| m.to_string()),
+        };
         chart
             .configure_mesh()
-            .x_desc(format!("{} (log scale)", ax.param))
+            .x_desc(if swept {
+                format!("{} (log scale)", ax.param)
+            } else {
+                "model".to_owned()
+            })
             .y_desc(ax.metric)
+            .x_labels(((xmax - xmin).ceil() as usize + 1).min(24))
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 15))
-            .x_label_formatter(&|x| param_fmt(*x))
+            .x_label_formatter(&x_label)
             .y_label_formatter(&|y| fmt_rate(*y))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
@@ -217,16 +241,18 @@ pub fn throughput_chart(
         for (model, pts) in &by_model {
             let c = colour(model);
             let idx = model_index(model);
-            chart
-                .draw_series(LineSeries::new(
-                    pts.iter().map(|p| (p.0, p.1)),
-                    c.stroke_width(2),
-                ))
-                .map_err(svg_err)?
-                .label(*model)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(2))
-                });
+            if swept {
+                chart
+                    .draw_series(LineSeries::new(
+                        pts.iter().map(|p| (p.0, p.1)),
+                        c.stroke_width(2),
+                    ))
+                    .map_err(svg_err)?
+                    .label(*model)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(2))
+                    });
+            }
             chart
                 .draw_series(
                     pts.iter()
@@ -235,21 +261,23 @@ pub fn throughput_chart(
                 .map_err(svg_err)?;
             let at = pts.iter().map(|p| (p.0, p.1));
             match idx % 4 {
-                0 => chart.draw_series(at.map(|p| Circle::new(p, 4, c.filled()))),
-                1 => chart.draw_series(at.map(|p| TriangleMarker::new(p, 6, c.filled()))),
-                2 => chart.draw_series(at.map(|p| Cross::new(p, 5, c.stroke_width(2)))),
-                _ => chart.draw_series(at.map(|p| Rectangle::new([p, p], c.stroke_width(8)))),
+                0 => chart.draw_series(at.map(|p| Circle::new(p, 5, c.filled()))),
+                1 => chart.draw_series(at.map(|p| TriangleMarker::new(p, 7, c.filled()))),
+                2 => chart.draw_series(at.map(|p| Cross::new(p, 6, c.stroke_width(2)))),
+                _ => chart.draw_series(at.map(|p| Rectangle::new([p, p], c.stroke_width(9)))),
             }
             .map_err(svg_err)?;
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(svg_err)?;
+        if swept {
+            chart
+                .configure_series_labels()
+                .label_font(("sans-serif", 14))
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(160, 160, 160))
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(svg_err)?;
+        }
         root.present().map_err(svg_err)?;
     }
     Ok(svg)
@@ -360,7 +388,7 @@ fn run_label(p: Option<&Provenance>) -> String {
 
 fn server_table(recs: &[&ServerRecord], ax: &GroupAxes, links: &Links) -> String {
     let mut s = format!(
-        "<table class=\"num\"><tr><th>model</th><th>{}</th><th>requests</th><th>errors</th><th>req/s</th><th>MB/s</th>\
+        "<div class=\"wide\"><table class=\"num server\"><tr><th>model</th><th>{}</th><th>requests</th><th>errors</th><th>req/s</th><th>MB/s</th>\
          <th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>server CPU µs/req</th>\
          <th>RSS MiB</th><th>PSS MiB</th><th>procs</th><th>vol. cs/req</th><th>invol. cs/req</th><th>client CPU</th>\
          <th>resident before</th></tr>\n",
@@ -397,7 +425,7 @@ fn server_table(recs: &[&ServerRecord], ax: &GroupAxes, links: &Links) -> String
                 .map_or("–".into(), |f| format!("{:.1} %", f * 100.0)),
         );
     }
-    s + "</table>\n"
+    s + "</table></div>\n"
 }
 
 /// Records of older runs of a group: listed apart, with their own provenance, never charted.
@@ -653,6 +681,7 @@ tr.cb td{background:#fde9c8}.prov{font-size:16px;background:#f4f6fa;border-left:
 tr.holds td:nth-child(3){background:#d6efe4;font-weight:bold}tr.fails td:nth-child(3){background:#fbd9c9;font-weight:bold}\
 tr.missing td:nth-child(3){background:#e8e8e8}tr.unmeasurable td:nth-child(3){background:#e8e8e8;font-style:italic}\
 .meta{color:#555}.stale{color:#555;margin-bottom:1em}details summary{cursor:pointer}\
+div.wide{overflow-x:auto}table.server{font-size:13px}table.server td{white-space:nowrap}\
 figure{margin:0.5em 0}figcaption{color:#555;font-size:14px}svg{max-width:100%;height:auto}\
 nav a{margin-right:0.9em}.generated{color:#777;font-size:13px}";
 
@@ -872,8 +901,8 @@ mod tests {
         let crit = CriterionRecord {
             id: "ctx_switch_same_core/pipe_thread".into(),
             group: "ctx_switch_same_core".into(),
-            function: String::new(),
-            param: Some("pipe_thread".into()),
+            function: "pipe_thread".into(),
+            param: None,
             median_ns: 2500.0,
             median_lower_ns: 2400.0,
             median_upper_ns: 2600.0,

@@ -538,11 +538,17 @@ pub fn read_criterion_new(dir: &Path, since: SystemTime) -> Option<CriterionReco
     let b: BenchmarkJson =
         serde_json::from_str(&std::fs::read_to_string(new.join("benchmark.json")).ok()?).ok()?;
     let e: EstimatesJson = serde_json::from_str(&std::fs::read_to_string(&est_path).ok()?).ok()?;
+    // `BenchmarkId::from_parameter(name)` leaves the function empty and puts the name in
+    // the value: for an unswept id (`group/name`) the name is the function.
+    let (function, param) = match (b.function_id, b.value_str) {
+        (None, Some(v)) => (v, None),
+        (f, v) => (f.unwrap_or_default(), v),
+    };
     Some(CriterionRecord {
         id: b.full_id,
         group: b.group_id,
-        function: b.function_id.unwrap_or_default(),
-        param: b.value_str,
+        function,
+        param,
         median_ns: e.median.point_estimate,
         median_lower_ns: e.median.confidence_interval.lower_bound,
         median_upper_ns: e.median.confidence_interval.upper_bound,
@@ -765,6 +771,31 @@ mod tests {
         assert_eq!(got[0].id, "spawn/fork_exit_wait");
         assert_eq!(got[0].throughput, Some(Throughput::Elements(1)));
         assert_eq!((got[0].median_lower_ns, got[0].median_upper_ns), (4.0, 6.0));
+        assert_eq!(
+            (got[0].function.as_str(), got[0].param.as_deref()),
+            ("fork_exit_wait", None)
+        );
+        // `BenchmarkId::from_parameter("pipe_thread")`: the name is the function.
+        let new = dir.path().join("ctx_switch_same_core/pipe_thread/new");
+        std::fs::create_dir_all(&new).expect("mkdir");
+        std::fs::write(
+            new.join("benchmark.json"),
+            r#"{"group_id":"ctx_switch_same_core","function_id":null,"value_str":"pipe_thread",
+                "full_id":"ctx_switch_same_core/pipe_thread","throughput":{"Elements":2}}"#,
+        )
+        .expect("write");
+        std::fs::copy(
+            dir.path().join("spawn/fork_exit_wait/new/estimates.json"),
+            new.join("estimates.json"),
+        )
+        .expect("copy");
+        let groups2 = vec!["ctx_switch_same_core".to_string()];
+        let got2 = criterion_written_since(dir.path(), &groups2, SystemTime::UNIX_EPOCH);
+        assert_eq!(got2.len(), 1);
+        assert_eq!(
+            (got2[0].function.as_str(), got2[0].param.as_deref()),
+            ("pipe_thread", None)
+        );
         let later = SystemTime::now() + std::time::Duration::from_secs(60);
         assert!(criterion_written_since(dir.path(), &groups, later).is_empty());
         let other = vec!["sync_threads".to_string()];
