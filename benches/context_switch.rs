@@ -7,6 +7,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
 use threadbench::blocks::ctx_switch::{switch_costs, PeerConfig, PingPong, Switch};
 use threadbench::harness::Suite;
+use threadbench::ids::Group;
 use threadbench::report::results::{SideRecord, CTX_SWITCH_JSON};
 
 fn bench(group: &mut BenchmarkGroup<'_, WallTime>, id: BenchmarkId, s: Switch, cfg: PeerConfig) {
@@ -35,7 +36,7 @@ fn main() {
         peer_cpu: Some(core_a),
         ws_kib: 0,
     };
-    let mut group = suite.group(&mut c, "ctx_switch_same_core");
+    let mut group = suite.group(&mut c, Group::CtxSwitchSameCore);
     for s in Switch::ALL {
         bench(&mut group, BenchmarkId::from_parameter(s.name()), s, same);
     }
@@ -48,7 +49,7 @@ fn main() {
                 ws_kib: 0,
             };
             eprintln!("ctx_switch_cross_core: main on CPU {core_a}, peer on CPU {core_b}");
-            let mut group = suite.group(&mut c, "ctx_switch_cross_core");
+            let mut group = suite.group(&mut c, Group::CtxSwitchCrossCore);
             for s in Switch::ALL {
                 if s.same_core_only() {
                     eprintln!(
@@ -64,8 +65,8 @@ fn main() {
         _ => eprintln!("ctx_switch_cross_core: skipped: only one CPU is available"),
     }
 
-    let mut group = suite.group(&mut c, "ctx_switch_ws");
-    for kib in suite.sweep("ctx_switch_ws") {
+    let mut group = suite.group(&mut c, Group::CtxSwitchWs);
+    for kib in suite.sweep(Group::CtxSwitchWs) {
         let cfg = PeerConfig {
             peer_cpu: Some(core_a),
             ws_kib: kib,

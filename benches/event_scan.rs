@@ -9,6 +9,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
 use threadbench::blocks::event_scan::{register, FdPool, Scan, SetupError, Waiter};
 use threadbench::harness::Suite;
+use threadbench::ids::Group;
 
 /// Times `waiter` over N fds with k readable; prints why and skips when it cannot run here.
 fn bench_scan(
@@ -39,8 +40,8 @@ fn main() {
     let mut c = suite.criterion();
     suite.pin_to_bench_core();
 
-    let mut group = suite.group(&mut c, "event_scan_fds");
-    for n in suite.sweep("event_scan_fds") {
+    let mut group = suite.group(&mut c, Group::EventScanFds);
+    for n in suite.sweep(Group::EventScanFds) {
         for waiter in Waiter::ALL {
             bench_scan(&mut group, "event_scan_fds", n, waiter, n, 1);
         }
@@ -48,8 +49,8 @@ fn main() {
     group.finish();
 
     let n_fds = suite.profile.params.event_scan_active_n_fds;
-    let mut group = suite.group(&mut c, "event_scan_active");
-    for k in suite.sweep("event_scan_active") {
+    let mut group = suite.group(&mut c, Group::EventScanActive);
+    for k in suite.sweep(Group::EventScanActive) {
         if k > n_fds {
             eprintln!("event_scan_active/*/{k}: skipped: k > event_scan_active_n_fds = {n_fds}");
             continue;
@@ -60,8 +61,8 @@ fn main() {
     }
     group.finish();
 
-    let mut group = suite.group(&mut c, "event_register");
-    for n in suite.sweep("event_register") {
+    let mut group = suite.group(&mut c, Group::EventRegister);
+    for n in suite.sweep(Group::EventRegister) {
         let pool = match FdPool::new(n as usize, 0) {
             Ok(pool) => pool,
             Err(e) => {

@@ -10,13 +10,13 @@ use threadbench::blocks::models::{
     ShopModel, Split, WorkMode,
 };
 use threadbench::harness::Suite;
+use threadbench::ids::Group;
 use threadbench::report::findings::ToyshopFigures;
-use threadbench::report::results::{bench_id, SideRecord, MODELS_JSON};
+use threadbench::report::results::{SideRecord, MODELS_JSON};
 
-/// Median of a few values.
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+/// Median of a few values (five runs: never empty).
+fn median(v: Vec<f64>) -> f64 {
+    threadbench::stats::median(&v).expect("runs")
 }
 
 fn main() {
@@ -36,7 +36,7 @@ fn main() {
     let mode = WorkMode::for_cores(cores);
 
     // --- toy shop: one iteration = one whole shop run (11 orders)
-    let mut group = suite.group(&mut c, "models_toyshop");
+    let mut group = suite.group(&mut c, Group::ModelsToyshop);
     group.throughput(Throughput::Elements(1));
     // One run lasts ~360 units: linear sampling would need 55 runs per benchmark.
     group.sampling_mode(SamplingMode::Flat);
@@ -55,7 +55,7 @@ fn main() {
     let mut toy = BTreeMap::new();
     for model in ShopModel::ALL
         .into_iter()
-        .filter(|m| suite.measures(&bench_id("models_toyshop", m.name(), None)))
+        .filter(|m| suite.measures(&Group::ModelsToyshop.id(m.name(), None)))
     {
         let runs: Vec<_> = (0..5)
             .map(|_| toyshop(model, unit, mode).expect("toy shop"))
@@ -86,10 +86,10 @@ fn main() {
         "latency_hiding: t_ctx_switch (same core, pipe) = {:.2} µs",
         ctx.as_secs_f64() * 1e6
     );
-    let mut group = suite.group(&mut c, "latency_hiding");
+    let mut group = suite.group(&mut c, Group::LatencyHiding);
     group.throughput(Throughput::Elements(1));
     for serving in Serving::ALL {
-        for idle_us in suite.sweep("latency_hiding") {
+        for idle_us in suite.sweep(Group::LatencyHiding) {
             group.bench_with_input(
                 BenchmarkId::new(serving.name(), idle_us),
                 &idle_us,
@@ -114,11 +114,11 @@ fn main() {
         params.matmul_n as usize
     };
     let mut job = MatmulJob::new(n).expect("matmul inputs");
-    let mut group = suite.group(&mut c, "matmul");
+    let mut group = suite.group(&mut c, Group::Matmul);
     group.throughput(Throughput::Elements(1));
     group.sampling_mode(SamplingMode::Flat);
     for split in Split::ALL {
-        for n_workers in suite.sweep("matmul") {
+        for n_workers in suite.sweep(Group::Matmul) {
             group.bench_with_input(
                 BenchmarkId::new(split.name(), n_workers),
                 &n_workers,
@@ -145,9 +145,9 @@ fn main() {
         .collect();
 
     // --- the latency-hiding crossover, from the medians criterion just wrote
-    let median = |f: &str, p: u64| suite.median_ns(&bench_id("latency_hiding", f, Some(p)));
+    let median = |f: &str, p: u64| suite.median_ns(&Group::LatencyHiding.id(f, Some(p)));
     let points: Vec<(u64, f64, f64)> = suite
-        .sweep("latency_hiding")
+        .sweep(Group::LatencyHiding)
         .into_iter()
         .filter_map(|p| Some((p, median("blocking", p)?, median("threads", p)?)))
         .collect();

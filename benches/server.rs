@@ -1,19 +1,24 @@
-//! End-to-end server groups: `server_file_size/<model>/<bytes>` (Connection: close),
-//! `server_conns/<model>/<n_conns>` (keep-alive, 1 KiB), `server_specweb/<model>` (SPECweb96
-//! set, warm cache) and `server_disk/<model>/<kib>` (page cache evicted before each batch).
+//! End-to-end server groups, one table ([`GROUPS`]) over every [`Model`]:
+//! `server_file_size/<model>/<bytes>` (Connection: close), `server_conns/<model>/<n_conns>`
+//! (keep-alive, 1 KiB), `server_specweb/<model>` (SPECweb96 set, warm cache) and
+//! `server_disk/<model>/<kib>` (page cache evicted before each batch).
 //! In `server_disk` the server's mapped-file cache, summed over mp's processes, is a quarter of
 //! the set: as in the Flash paper's disk-bound test, where the set exceeded memory, most
 //! requests miss it and read evicted pages from disk (fadvise cannot evict a mapped file, so
 //! without this bound the servers would keep the whole set in memory).
 //! One iteration = one validated request. The server is `threadbench serve` on the server
-//! cores; the load runs here on the client cores. See `threadbench::load::e2e`.
+//! cores; the load runs here on the client cores. See `threadbench::e2e`.
 
-use criterion::{BenchmarkId, SamplingMode, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, SamplingMode, Throughput};
+use threadbench::e2e::{self, ServerProcess, SideMetrics};
 use threadbench::harness::Suite;
-use threadbench::load::e2e::{self, ServerProcess, SideMetrics, MODELS};
+use threadbench::ids::Group;
 use threadbench::load::workload::{self, Workload};
 use threadbench::load::ConnMode;
-use threadbench::report::results::{bench_id, SERVER_JSON};
+use threadbench::profile::Params;
+use threadbench::report::results::SERVER_JSON;
+use threadbench::server::Model;
 
 const EXE: &str = env!("CARGO_BIN_EXE_threadbench");
 
@@ -23,44 +28,93 @@ fn server_exe() -> std::path::PathBuf {
     std::env::var_os("THREADBENCH_SERVER_EXE").map_or_else(|| EXE.into(), Into::into)
 }
 
-/// One point of a server group: which workload, how it is loaded.
-struct Point<'w> {
-    group: &'static str,
-    param: Option<u64>,
-    workload: &'w Workload,
-    conns: usize,
+/// How a server group loads the server.
+struct GroupSpec {
+    group: Group,
+    /// Swept (its parameter is the profile's sweep) or one point.
+    swept: bool,
     mode: ConnMode,
     /// Evict the set before each batch and bound the server's mapped-file cache.
     disk: bool,
+    /// The file set at parameter `p`.
+    workload: fn(&Params, Option<u64>) -> std::io::Result<Workload>,
+    /// Connections at parameter `p`.
+    conns: fn(&Params, Option<u64>) -> usize,
+    /// Criterion's throughput unit at parameter `p`.
+    throughput: fn(Option<u64>) -> Throughput,
 }
 
-impl Point<'_> {
-    fn id(&self, model: &str) -> String {
-        bench_id(self.group, model, self.param)
+const GROUPS: [GroupSpec; 4] = [
+    GroupSpec {
+        group: Group::ServerFileSize,
+        swept: true,
+        mode: ConnMode::Close,
+        disk: false,
+        workload: |_, p| workload::single(p.unwrap_or(1024)),
+        conns: |params, _| params.server_conns as usize,
+        throughput: |p| Throughput::Bytes(p.unwrap_or(0)),
+    },
+    GroupSpec {
+        group: Group::ServerConns,
+        swept: true,
+        mode: ConnMode::KeepAlive,
+        disk: false,
+        workload: |_, _| workload::single(1024),
+        conns: |_, p| p.unwrap_or(1) as usize,
+        throughput: |_| Throughput::Bytes(1024),
+    },
+    GroupSpec {
+        group: Group::ServerSpecweb,
+        swept: false,
+        mode: ConnMode::KeepAlive,
+        disk: false,
+        workload: |params, _| workload::specweb96(params.specweb_dirs as usize, 1996),
+        conns: |params, _| params.server_conns as usize,
+        throughput: |_| Throughput::Elements(1),
+    },
+    GroupSpec {
+        group: Group::ServerDisk,
+        swept: true,
+        mode: ConnMode::KeepAlive,
+        disk: true,
+        workload: |params, p| workload::disk(p.unwrap_or(4) * 1024, params.disk_files as usize),
+        conns: |params, _| params.server_conns as usize,
+        throughput: |p| Throughput::Bytes(p.unwrap_or(0) * 1024),
+    },
+];
+
+impl GroupSpec {
+    fn params(&self, suite: &Suite) -> Vec<Option<u64>> {
+        if self.swept {
+            suite.sweep(self.group).into_iter().map(Some).collect()
+        } else {
+            vec![None]
+        }
     }
 }
 
-/// The models of `group` (at `param`) this run measures; the rest start no server.
-fn selected(suite: &Suite, group: &str, param: Option<u64>) -> Vec<&'static str> {
-    MODELS
-        .into_iter()
-        .filter(|m| suite.measures(&bench_id(group, m, param)))
-        .collect()
+fn bench_id(model: Model, p: Option<u64>) -> BenchmarkId {
+    match p {
+        Some(p) => BenchmarkId::new(model.name(), p),
+        None => BenchmarkId::from_parameter(model.name()),
+    }
 }
 
 /// One (group, model, param) benchmark against a server started for it.
 fn bench_one(
     suite: &Suite,
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    model: &str,
-    pt: &Point<'_>,
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    spec: &GroupSpec,
+    model: Model,
+    param: Option<u64>,
+    w: &Workload,
 ) {
-    let w = pt.workload;
+    let id = spec.group.id(model.name(), param);
     let mut cfg = suite.profile.server.clone();
-    if pt.disk {
+    if spec.disk {
         let set: u64 = w.files.iter().map(|f| f.size).sum();
         // The same mapped bytes in every model: mp's processes each keep their own cache.
-        let owners = if model == "mp" {
+        let owners = if model == Model::Mp {
             cfg.processes as u64
         } else {
             1
@@ -75,18 +129,15 @@ fn bench_one(
         &cfg,
     )
     .expect("start threadbench serve");
-    let spec = e2e::spec_for(server.addr, w, pt.conns, pt.mode, &suite.plan.client);
+    let conns = (spec.conns)(&suite.profile.params, param);
+    let load = e2e::spec_for(server.addr, w, conns, spec.mode, &suite.plan.client);
     let mut side = SideMetrics::start(server.pid());
-    let id = match pt.param {
-        Some(p) => BenchmarkId::new(model, p),
-        None => BenchmarkId::from_parameter(model),
-    };
-    group.bench_function(id, |b| {
+    group.bench_function(bench_id(model, param), |b| {
         b.iter_custom(|iters| {
-            let o = if pt.disk {
-                e2e::run_disk_requests(&spec, w, iters, &mut side)
+            let o = if spec.disk {
+                e2e::run_disk_requests(&load, w, iters, &mut side)
             } else {
-                e2e::run_requests(&spec, iters, &mut side)
+                e2e::run_requests(&load, iters, &mut side)
             };
             o.expect("load run").checked(iters)
         })
@@ -94,40 +145,54 @@ fn bench_one(
     // The server's counters are read while it still runs.
     let rec = (side.requests() > 0).then(|| {
         side.finish(
-            pt.group,
-            model,
-            pt.param,
+            spec.group.name(),
+            model.name(),
+            param,
             suite.profile.report.client_bound_util,
         )
         .expect("read the server's counters before stopping it")
     });
-    let clean = server.stop().expect("stop server");
-    if !clean {
-        eprintln!(
-            "threadbench: {}: server did not exit cleanly on SIGTERM (killed)",
-            pt.id(model)
-        );
+    if !server.stop().expect("stop server") {
+        eprintln!("threadbench: {id}: server did not exit cleanly on SIGTERM (killed)");
     }
     let Some(rec) = rec else { return };
     if rec.client_bound {
         eprintln!(
-            "threadbench: {}: client-bound (client CPU {:.0} %)",
-            pt.id(model),
+            "threadbench: {id}: client-bound (client CPU {:.0} %)",
             rec.client_cpu_util * 100.0
         );
     }
     suite.save(SERVER_JSON, vec![rec]);
 }
 
-/// Every selected model at one point of a group.
-fn bench_point(
-    suite: &Suite,
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    models: &[&str],
-    pt: &Point<'_>,
-) {
-    for model in models {
-        bench_one(suite, group, model, pt);
+/// Every group × point × model the filter selects; under `--list` only the ids (no file set
+/// generated, no server started).
+fn run_groups(suite: &Suite, c: &mut criterion::Criterion) {
+    let params = suite.profile.params.clone();
+    for spec in &GROUPS {
+        let mut group = suite.group(c, spec.group);
+        group.sampling_mode(SamplingMode::Flat);
+        for p in spec.params(suite) {
+            if suite.listing() {
+                for model in Model::ALL {
+                    group.bench_function(bench_id(model, p), |_| {});
+                }
+                continue;
+            }
+            let models: Vec<Model> = Model::ALL
+                .into_iter()
+                .filter(|m| suite.measures(&spec.group.id(m.name(), p)))
+                .collect();
+            if models.is_empty() {
+                continue; // filtered out: no file set, no server
+            }
+            let w = (spec.workload)(&params, p).expect("generate the file set");
+            group.throughput((spec.throughput)(p));
+            for model in models {
+                bench_one(suite, &mut group, spec, model, p, &w);
+            }
+        }
+        group.finish();
     }
 }
 
@@ -141,7 +206,7 @@ fn main() {
         suite.finish(c);
         return;
     }
-    if !e2e::serve_available(&server_exe()) {
+    if !suite.listing() && !e2e::serve_available(&server_exe()) {
         eprintln!(
             "threadbench: SKIPPING the server benches: `{} serve` is not available",
             server_exe().display()
@@ -149,95 +214,7 @@ fn main() {
         suite.finish(c);
         return;
     }
-    let p = suite.profile.params.clone();
-    let conns = p.server_conns as usize;
-
-    let name = "server_file_size";
-    let mut group = suite.group(&mut c, name);
-    group.sampling_mode(SamplingMode::Flat);
-    for size in suite.sweep(name) {
-        let models = selected(&suite, name, Some(size));
-        if models.is_empty() {
-            continue;
-        }
-        let w = workload::single(size).expect("generate file");
-        group.throughput(Throughput::Bytes(size));
-        let pt = Point {
-            group: name,
-            param: Some(size),
-            workload: &w,
-            conns,
-            mode: ConnMode::Close,
-            disk: false,
-        };
-        bench_point(&suite, &mut group, &models, &pt);
-    }
-    group.finish();
-
-    let name = "server_conns";
-    let mut group = suite.group(&mut c, name);
-    group.sampling_mode(SamplingMode::Flat);
-    group.throughput(Throughput::Bytes(1024));
-    let sweep = suite.sweep(name);
-    if sweep
-        .iter()
-        .any(|&n| !selected(&suite, name, Some(n)).is_empty())
-    {
-        let w = workload::single(1024).expect("generate file");
-        for n in sweep {
-            let pt = Point {
-                group: name,
-                param: Some(n),
-                workload: &w,
-                conns: n as usize,
-                mode: ConnMode::KeepAlive,
-                disk: false,
-            };
-            bench_point(&suite, &mut group, &selected(&suite, name, Some(n)), &pt);
-        }
-    }
-    group.finish();
-
-    let name = "server_specweb";
-    let mut group = suite.group(&mut c, name);
-    group.sampling_mode(SamplingMode::Flat);
-    group.throughput(Throughput::Elements(1));
-    let models = selected(&suite, name, None);
-    if !models.is_empty() {
-        let w = workload::specweb96(p.specweb_dirs as usize, 1996).expect("generate SPECweb96 set");
-        let pt = Point {
-            group: name,
-            param: None,
-            workload: &w,
-            conns,
-            mode: ConnMode::KeepAlive,
-            disk: false,
-        };
-        bench_point(&suite, &mut group, &models, &pt);
-    }
-    group.finish();
-
-    let name = "server_disk";
-    let mut group = suite.group(&mut c, name);
-    group.sampling_mode(SamplingMode::Flat);
-    for kib in suite.sweep(name) {
-        let models = selected(&suite, name, Some(kib));
-        if models.is_empty() {
-            continue;
-        }
-        let w = workload::disk(kib * 1024, p.disk_files as usize).expect("generate disk set");
-        group.throughput(Throughput::Bytes(kib * 1024));
-        let pt = Point {
-            group: name,
-            param: Some(kib),
-            workload: &w,
-            conns,
-            mode: ConnMode::KeepAlive,
-            disk: true,
-        };
-        bench_point(&suite, &mut group, &models, &pt);
-    }
-    group.finish();
+    run_groups(&suite, &mut c);
 
     // Hygiene: every server (and anything it forked) is gone before the run ends.
     let me = std::process::id() as i32;

@@ -7,14 +7,15 @@
 use criterion::{BenchmarkId, Throughput};
 use threadbench::blocks::spawn::{slope, Creation, HeldMemory, Spawner};
 use threadbench::harness::Suite;
-use threadbench::report::results::{bench_id, SideRecord, SPAWN_RSS_JSON};
+use threadbench::ids::Group;
+use threadbench::report::results::{SideRecord, SPAWN_RSS_JSON};
 
 fn main() {
     let suite = Suite::start();
     let mut c = suite.criterion();
     suite.pin_to_bench_core();
 
-    let mut group = suite.group(&mut c, "spawn");
+    let mut group = suite.group(&mut c, Group::Spawn);
     group.throughput(Throughput::Elements(1));
     for creation in Creation::ALL {
         let mut spawner = Spawner::new(creation);
@@ -38,17 +39,18 @@ fn main() {
     }
     group.finish();
 
-    let sizes = suite.sweep("spawn_rss");
-    let mut group = suite.group(&mut c, "spawn_rss");
+    let sizes = suite.sweep(Group::SpawnRss);
+    let mut group = suite.group(&mut c, Group::SpawnRss);
     group.throughput(Throughput::Elements(1));
     for &mib in &sizes {
         let wanted = Creation::RSS
             .iter()
-            .any(|cr| suite.runs(&bench_id("spawn_rss", cr.name(), Some(mib))));
-        if !wanted {
+            .any(|cr| suite.runs(&Group::SpawnRss.id(cr.name(), Some(mib))));
+        if !wanted && !suite.listing() {
             continue; // filtered out: touch no memory
         }
-        let held = match HeldMemory::touch(mib) {
+        // `--list` registers the ids only (criterion runs nothing): touch nothing either.
+        let held = match HeldMemory::touch(if suite.listing() { 0 } else { mib }) {
             Ok(h) => h,
             Err(reason) => {
                 eprintln!("spawn_rss: {reason}");
@@ -81,7 +83,7 @@ fn report_rss_slopes(suite: &Suite, sizes: &[u64]) {
         let points: Vec<(f64, f64)> = sizes
             .iter()
             .filter_map(|&mib| {
-                let id = bench_id("spawn_rss", creation.name(), Some(mib));
+                let id = Group::SpawnRss.id(creation.name(), Some(mib));
                 suite.median_ns(&id).map(|ns| (mib as f64, ns / 1000.0))
             })
             .collect();

@@ -13,6 +13,7 @@ use threadbench::blocks::sync::{
     MAX_FALSE_SHARING_THREADS,
 };
 use threadbench::harness::Suite;
+use threadbench::ids::Group;
 
 /// Pools by thread count, shared by the benchmarks of one group (started lazily, once).
 #[derive(Clone)]
@@ -59,9 +60,9 @@ fn main() {
     let pools = Pools::new(cpus.clone());
     eprintln!("sync: workers pinned round-robin over CPUs {cpus:?}; critical section {cs_ns} ns");
 
-    let mut group = suite.group(&mut c, "sync_threads");
+    let mut group = suite.group(&mut c, Group::SyncThreads);
     group.throughput(Throughput::Elements(1));
-    for n in suite.sweep("sync_threads") {
+    for n in suite.sweep(Group::SyncThreads) {
         for f in SyncFn::ALL {
             let pools = pools.clone();
             group.bench_function(BenchmarkId::new(f.name(), n), move |b| {
@@ -82,9 +83,9 @@ fn main() {
         "sync_critical_section: {oversubscribed} threads (2 x {} CPUs)",
         cpus.len()
     );
-    let mut group = suite.group(&mut c, "sync_critical_section");
+    let mut group = suite.group(&mut c, Group::SyncCriticalSection);
     group.throughput(Throughput::Elements(1));
-    for ns in suite.sweep("sync_critical_section") {
+    for ns in suite.sweep(Group::SyncCriticalSection) {
         for f in SyncFn::LOCKS {
             let pools = pools.clone();
             group.bench_function(BenchmarkId::new(f.name(), ns), move |b| {
@@ -100,9 +101,9 @@ fn main() {
     group.finish();
     pools.clear();
 
-    let mut group = suite.group(&mut c, "sync_false_sharing");
+    let mut group = suite.group(&mut c, Group::SyncFalseSharing);
     group.throughput(Throughput::Elements(1));
-    for n in suite.sweep("sync_false_sharing") {
+    for n in suite.sweep(Group::SyncFalseSharing) {
         if n as usize > MAX_FALSE_SHARING_THREADS {
             eprintln!("sync_false_sharing/*/{n}: skipped: at most {MAX_FALSE_SHARING_THREADS}");
             continue;
@@ -122,9 +123,9 @@ fn main() {
     group.finish();
     pools.clear();
 
-    let mut group = suite.group(&mut c, "sync_queue");
+    let mut group = suite.group(&mut c, Group::SyncQueue);
     group.throughput(Throughput::Elements(1));
-    for n in suite.sweep("sync_queue") {
+    for n in suite.sweep(Group::SyncQueue) {
         for f in QueueFn::ALL {
             let pools = pools.clone();
             group.bench_function(BenchmarkId::new(f.name(), n), move |b| {

@@ -26,7 +26,10 @@ fi
 before=$(snapshot)
 page=$(figures)
 
-cargo bench -- --list >/dev/null
+listed=$(cargo bench -- --list 2>/dev/null)
+for id in spawn/fork_exit_wait spawn_rss/fork_exit_wait/64 server_conns/sped/64 server_specweb/amped; do
+  grep -qx "$id: benchmark" <<<"$listed" || fail "--list does not list $id"
+done
 cargo bench -- --help >/dev/null
 cargo bench -- '^no_such_group/'
 cargo run --release --quiet --bin threadbench -- env >/dev/null

@@ -4,6 +4,7 @@
 //!
 //! Module map:
 //! - [`sys`]: the only module with `unsafe`/libc (fork helpers, child guard, limits, CPUs).
+//! - [`ids`]: the registry of benchmark groups ([`ids::Group`]); [`stats`]: median, slope.
 //! - [`pin`]: [`pin::CorePlan`], which cores the server/peers and the load generator use.
 //! - [`profile`]: `target-profiles/*.toml` → [`profile::Profile`].
 //! - [`harness`]: what every bench binary does around criterion.
@@ -19,7 +20,9 @@
 #![deny(unsafe_code)]
 
 pub mod blocks;
+pub mod e2e;
 pub mod harness;
+pub mod ids;
 pub mod load;
 pub mod pin;
 pub mod procfs;
@@ -27,5 +30,6 @@ pub mod profile;
 pub mod report;
 pub mod rng;
 pub mod server;
+pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;

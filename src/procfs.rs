@@ -50,6 +50,11 @@ pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
     )
 }
 
+/// The parent pid of `pid` (field 4).
+pub fn parent_of(pid: i32) -> Option<i32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
 /// When `pid` started: field 22 (clock ticks after boot) plus `btime` of `/proc/stat`.
 pub fn start_time(pid: i32) -> Option<std::time::SystemTime> {
     let ticks: u64 = stat_fields(pid)?.get(19)?.parse().ok()?;
@@ -85,6 +90,10 @@ mod tests {
         assert!(open_fd_count().unwrap() >= 3);
         assert_eq!(state(i32::MAX), None);
         let me = start_time(std::process::id() as i32).expect("own start time");
+        assert_eq!(
+            parent_of(std::process::id() as i32),
+            Some(nix::unistd::getppid().as_raw())
+        );
         let age = std::time::SystemTime::now()
             .duration_since(me)
             .unwrap_or_default();

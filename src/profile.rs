@@ -7,6 +7,7 @@
 //! bench binary runs in criterion's test mode (`cargo test`). `target-profiles/README.md`
 //! documents every key. Every error names the file and the key.
 
+use crate::ids::Group;
 use crate::pin::{CorePlan, CoreSpec, PlanError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -16,27 +17,14 @@ use std::time::Duration;
 
 /// Every benchmark group the suite knows, with its sweep when the profile names none.
 /// A profile may only configure groups listed here (a typo is an error, not a silent no-op).
-pub const KNOWN_GROUPS: &[(&str, &[u64])] = &[
-    ("spawn", &[]),
-    ("spawn_rss", &[1, 64, 256, 1024]),
-    ("ctx_switch_same_core", &[]),
-    ("ctx_switch_cross_core", &[]),
-    ("ctx_switch_ws", &[0, 16, 256, 2048]),
-    ("sync_threads", &[1, 2, 4, 8]),
-    ("sync_critical_section", &[0, 100, 1000, 10000]),
-    ("sync_false_sharing", &[1, 2, 4]),
-    ("sync_queue", &[1, 2, 4]),
-    ("event_scan_fds", &[1, 10, 100, 1000, 10000]),
-    ("event_scan_active", &[1, 10, 100, 1000]),
-    ("event_register", &[10, 100, 1000, 10000]),
-    ("server_file_size", &[1024, 8192, 65536, 262144]),
-    ("server_conns", &[1, 16, 64, 256, 1024]),
-    ("server_specweb", &[]),
-    ("server_disk", &[4, 64]),
-    ("models_toyshop", &[]),
-    ("latency_hiding", &[0, 5, 10, 20, 50, 100, 200]),
-    ("matmul", &[1, 2, 3, 4]),
-];
+/// Whether `name` is a benchmark group ([`Group`]).
+fn known_group(name: &str) -> bool {
+    Group::parse(name).is_some()
+}
+
+fn known_groups() -> String {
+    Group::ALL.map(|g| g.name()).join(", ")
+}
 
 /// Criterion timing, as written (any field may be left to the `[criterion]` defaults).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -377,11 +365,10 @@ impl Profile {
             message: message.to_owned(),
         };
         for (group, cfg) in &file.groups {
-            if !KNOWN_GROUPS.iter().any(|(g, _)| g == group) {
-                let known: Vec<&str> = KNOWN_GROUPS.iter().map(|(g, _)| *g).collect();
+            if !known_group(group) {
                 return Err(invalid(
                     format!("groups.{group}"),
-                    &format!("unknown group; known groups: {}", known.join(", ")),
+                    &format!("unknown group; known groups: {}", known_groups()),
                 ));
             }
             if let Some(sweep) = &cfg.sweep {
@@ -397,7 +384,7 @@ impl Profile {
         check_timing(&file.criterion.timing())
             .map_err(|m| invalid(format!("criterion.{}", m.0), m.1))?;
         for group in file.regression.groups.keys() {
-            if !KNOWN_GROUPS.iter().any(|(g, _)| g == group) {
+            if !known_group(group) {
                 return Err(invalid(
                     format!("regression.groups.{group}"),
                     "unknown group",
@@ -475,17 +462,11 @@ impl Profile {
     }
 
     /// The swept values of `group`: the profile's, else the built-in default.
-    /// Panics on a group missing from [`KNOWN_GROUPS`] (a programming error).
-    pub fn sweep(&self, group: &str) -> Vec<u64> {
-        if let Some(sweep) = self.groups.get(group).and_then(|g| g.sweep.clone()) {
-            return sweep;
-        }
-        KNOWN_GROUPS
-            .iter()
-            .find(|(g, _)| *g == group)
-            .unwrap_or_else(|| panic!("group {group:?} is missing from profile::KNOWN_GROUPS"))
-            .1
-            .to_vec()
+    pub fn sweep(&self, group: Group) -> Vec<u64> {
+        self.groups
+            .get(group.name())
+            .and_then(|g| g.sweep.clone())
+            .unwrap_or_else(|| group.default_sweep().to_vec())
     }
 
     /// The regression threshold for `group` (per-group override, else the global one).
@@ -544,9 +525,9 @@ mod tests {
     fn shipped_profiles_load_and_cover_every_group() {
         for name in ["default", "ci"] {
             let p = Profile::load(name).unwrap_or_else(|e| panic!("{e}"));
-            for (group, _) in KNOWN_GROUPS {
+            for group in Group::ALL {
                 assert!(
-                    p.groups.contains_key(*group),
+                    p.groups.contains_key(group.name()),
                     "{name}.toml has no [groups.{group}]"
                 );
             }
@@ -625,8 +606,8 @@ mod tests {
             (t.measurement, t.sample_size),
             (Duration::from_millis(500), 20)
         );
-        assert_eq!(p.sweep("spawn"), vec![3]);
-        assert_eq!(p.sweep("spawn_rss"), vec![1, 64, 256, 1024]);
+        assert_eq!(p.sweep(Group::Spawn), vec![3]);
+        assert_eq!(p.sweep(Group::SpawnRss), vec![1, 64, 256, 1024]);
         assert_eq!(p.timing("matmul").sample_size, 50);
         assert_eq!(p.timing("matmul").nresamples, 100_000);
         assert!(p.plots);

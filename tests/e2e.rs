@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-use threadbench::load::e2e::{self, ServerProcess, SideMetrics};
+use threadbench::e2e::{self, ServerProcess, SideMetrics};
 use threadbench::load::{workload, ConnMode};
 
 fn fake_server() -> Command {

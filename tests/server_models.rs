@@ -358,8 +358,12 @@ fn bad_invocations_fail_clearly() {
             .expect("running threadbench")
     };
     let o = run(&["--model", "nope", "--docroot", "/"]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown model"));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("invalid value 'nope'") && err.contains("mp, mp_fork, mt, mt_spawn, sped"),
+        "{err}"
+    );
     let o = run(&["--model", "sped", "--docroot", "/nonexistent-docroot"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("docroot"));

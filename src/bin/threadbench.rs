@@ -93,9 +93,9 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// mp | mp_fork | mt | mt_spawn | sped | amped | amted
-    #[arg(long)]
-    model: String,
+    /// The concurrency model.
+    #[arg(long, value_enum)]
+    model: threadbench::server::Model,
     /// Directory to serve.
     #[arg(long)]
     docroot: std::path::PathBuf,
@@ -114,9 +114,9 @@ struct ServeArgs {
     /// amped/amted: helpers, at least 1 (default: profile [server].helpers).
     #[arg(long)]
     helpers: Option<usize>,
-    /// writev | sendfile (default: profile [server].send).
-    #[arg(long)]
-    send: Option<String>,
+    /// How bodies go out (default: profile [server].send).
+    #[arg(long, value_enum)]
+    send: Option<threadbench::server::handler::SendMode>,
     /// Mapped-file cache budget in bytes (default: profile [server].cache_bytes).
     #[arg(long)]
     cache_bytes: Option<u64>,
@@ -124,17 +124,12 @@ struct ServeArgs {
 
 fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
     use threadbench::server::{handler, Model, ServeConfig};
-    let model = Model::parse(&a.model).with_context(|| {
-        format!(
-            "unknown model {:?}; expected one of mp, mp_fork, mt, mt_spawn, sped, amped, amted",
-            a.model
-        )
-    })?;
+    let model = a.model;
     let sc = &profile.server;
-    let send = match a.send.as_deref().unwrap_or(&sc.send) {
-        "writev" => handler::SendMode::Writev,
-        "sendfile" => handler::SendMode::Sendfile,
-        other => anyhow::bail!("unknown --send {other:?}; expected writev or sendfile"),
+    let send = match a.send {
+        Some(s) => s,
+        None => <handler::SendMode as clap::ValueEnum>::from_str(&sc.send, false)
+            .map_err(|e| anyhow::anyhow!("profile [server] send: {e}"))?,
     };
     if !a.docroot.is_dir() {
         anyhow::bail!("docroot {} is not a directory", a.docroot.display());

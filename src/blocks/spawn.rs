@@ -295,22 +295,7 @@ impl HeldMemory {
     }
 }
 
-/// Least-squares slope of `y` over `x` (`spawn_rss`: µs per MiB); `None` with fewer than two
-/// distinct `x`.
-pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
-    let n = points.len() as f64;
-    if points.len() < 2 {
-        return None;
-    }
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    if sxx == 0.0 {
-        return None;
-    }
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    Some(sxy / sxx)
-}
+pub use crate::stats::slope;
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@
 //! ```no_run
 //! let suite = threadbench::harness::Suite::start();
 //! let mut c = suite.criterion();
-//! let mut group = suite.group(&mut c, "spawn");
+//! let mut group = suite.group(&mut c, threadbench::ids::Group::Spawn);
 //! // group.bench_function(...)
 //! group.finish();
 //! suite.finish(c);
@@ -15,6 +15,7 @@
 
 pub mod args;
 
+use crate::ids::Group;
 use crate::pin::CorePlan;
 use crate::profile::Profile;
 use crate::report::env::MachineInfo;
@@ -113,11 +114,11 @@ impl Suite {
         c.configure_from_args()
     }
 
-    /// A benchmark group with the profile's timing for `name`.
-    pub fn group<'a>(&self, c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
-        self.groups.borrow_mut().push(name.to_owned());
-        let t = self.profile.timing(name);
-        let mut group = c.benchmark_group(name);
+    /// A benchmark group with the profile's timing for `g`.
+    pub fn group<'a>(&self, c: &'a mut Criterion, g: Group) -> BenchmarkGroup<'a, WallTime> {
+        self.groups.borrow_mut().push(g.name().to_owned());
+        let t = self.profile.timing(g.name());
+        let mut group = c.benchmark_group(g.name());
         group
             .warm_up_time(t.warm_up)
             .measurement_time(t.measurement)
@@ -128,7 +129,7 @@ impl Suite {
     }
 
     /// The profile's sweep for `group`.
-    pub fn sweep(&self, group: &str) -> Vec<u64> {
+    pub fn sweep(&self, group: Group) -> Vec<u64> {
         self.profile.sweep(group)
     }
 
@@ -141,6 +142,12 @@ impl Suite {
     /// Whether benchmark `id` is measured in this run (benchmark mode, selected by the filter).
     pub fn measures(&self, id: &str) -> bool {
         self.args.measures(id)
+    }
+
+    /// `--list`: criterion prints the ids of the benchmarks a bench registers and runs none, so
+    /// a bench registers them without starting anything.
+    pub fn listing(&self) -> bool {
+        self.args.mode == Mode::List
     }
 
     /// Whether this run measures anything at all.

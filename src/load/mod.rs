@@ -22,7 +22,6 @@
 //!
 //! It does not measure: DNS, TLS, HTTP pipelining, or request bodies.
 
-pub mod e2e;
 pub mod engine;
 pub mod validate;
 pub mod workload;

@@ -389,18 +389,10 @@ fn claim_1(r: &Results) -> Judged {
     ))
 }
 
-/// Least-squares slope of (x, y).
+/// Least-squares slope of (x, y) (0 for a single x).
 fn slope(points: &[(u64, f64)]) -> f64 {
-    let n = points.len() as f64;
-    let mx = points.iter().map(|p| p.0 as f64).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = points.iter().map(|p| (p.0 as f64 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = points.iter().map(|p| (p.0 as f64 - mx).powi(2)).sum();
-    if sxx == 0.0 {
-        0.0
-    } else {
-        sxy / sxx
-    }
+    let pts: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x as f64, y)).collect();
+    crate::stats::slope(&pts).unwrap_or(0.0)
 }
 
 fn growth(s: &[(u64, f64)]) -> f64 {

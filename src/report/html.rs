@@ -42,9 +42,9 @@ const PALETTE: [(u8, u8, u8); 7] = [
 
 /// A stable colour index per model: the same model has the same colour in every chart.
 fn model_index(model: &str) -> usize {
-    crate::load::e2e::MODELS
+    crate::server::Model::ALL
         .iter()
-        .position(|m| *m == model)
+        .position(|m| m.name() == model)
         .unwrap_or_else(|| model.bytes().map(usize::from).sum::<usize>())
         % PALETTE.len()
 }

@@ -32,10 +32,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// How a body goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a body goes out (`serve --send`, the profile's `[server] send`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SendMode {
+    #[value(name = "writev")]
     Writev,
+    #[value(name = "sendfile")]
     Sendfile,
 }
 

@@ -26,15 +26,23 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-/// The concurrency models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The concurrency models; [`Model::name`] is the function part of the server benchmark ids
+/// and the value of `serve --model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum Model {
+    #[value(name = "mp")]
     Mp,
+    #[value(name = "mp_fork")]
     MpFork,
+    #[value(name = "mt")]
     Mt,
+    #[value(name = "mt_spawn")]
     MtSpawn,
+    #[value(name = "sped")]
     Sped,
+    #[value(name = "amped")]
     Amped,
+    #[value(name = "amted")]
     Amted,
 }
 
@@ -61,6 +69,12 @@ impl Model {
     }
     pub fn parse(s: &str) -> Option<Model> {
         Model::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -135,4 +149,18 @@ pub fn serve(cfg: ServeConfig) -> io::Result<()> {
     };
     let _ = stop_requested();
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_spells_every_model_as_its_id() {
+        for m in Model::ALL {
+            let v = clap::ValueEnum::to_possible_value(&m).expect("a value");
+            assert_eq!(v.get_name(), m.name());
+            assert_eq!(Model::parse(m.name()), Some(m));
+        }
+    }
 }

@@ -50,17 +50,10 @@ fn kb_field(text: &str, key: &str) -> u64 {
 
 /// Adds one process; Err when it vanished meanwhile (skipped by the caller).
 fn add_process(pid: i32, t: &mut TreeStats, tick: u64) -> io::Result<()> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = stat
-        .rsplit_once(')')
-        .map(|x| x.1)
-        .ok_or_else(|| io::Error::other("malformed stat"))?;
+    let f = crate::procfs::stat_fields(pid)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no /proc/{pid}/stat")))?;
     // After the comm: field 3 (state) is index 0, so field N is index N-3.
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    let get = |n: usize| f.get(n - 3).copied().unwrap_or(0);
+    let get = |n: usize| f.get(n - 3).and_then(|v| v.parse().ok()).unwrap_or(0u64);
     t.user_us += (get(14) + get(16)) * tick;
     t.system_us += (get(15) + get(17)) * tick;
     t.processes += 1;

@@ -1,5 +1,6 @@
 //! End-to-end server benchmarks: what `benches/server.rs` does, as library code a test can
-//! run too.
+//! run too. The top layer of the library: bench orchestration over [`crate::server`],
+//! [`crate::load`] and [`crate::report`] (nothing below imports it).
 //!
 //! ```text
 //!   server cores                          client cores
@@ -10,7 +11,7 @@
 //! The server runs as its own process (`threadbench serve`), pinned to the server cores,
 //! started once per (model, workload) and stopped (SIGTERM, then SIGKILL of its process group)
 //! at the end — also when the bench panics, since [`ServerProcess`] owns a
-//! [`ChildGuard`]. Each timed call runs `iters` requests through a fresh [`super::run`]
+//! [`ChildGuard`]. Each timed call runs `iters` requests through a fresh [`load::run`]
 //! (connections are opened inside the timed region: with keep-alive that is one connect per
 //! connection per call, amortised over thousands of requests per sample). Side metrics
 //! (server CPU, RSS/PSS, context switches over the server's process tree; client CPU) are
@@ -18,11 +19,12 @@
 //!
 //! It does not measure: the server's start-up, or anything over a real network.
 
-use super::workload::Workload;
-use super::{new_hist, ConnMode, ErrorCounts, LatencyUs, LoadReport, LoadSpec};
 use crate::blocks::Outcome;
+use crate::load::workload::Workload;
+use crate::load::{self, new_hist, ConnMode, ErrorCounts, LatencyUs, LoadReport, LoadSpec};
 use crate::report::server_results::ServerRecord;
 use crate::server::stats::{tree_stats, TreeStats};
+use crate::server::Model;
 use crate::sys::process::ChildGuard;
 use nix::sys::signal::Signal;
 use std::io::{self, BufRead, BufReader};
@@ -31,9 +33,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-
-/// The server models, by the name the bench IDs and `serve --model` use.
-pub const MODELS: [&str; 7] = ["mp", "mp_fork", "mt", "mt_spawn", "sped", "amped", "amted"];
 
 /// How long a server may take to print `listening on ...`.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -92,14 +91,14 @@ impl ServerProcess {
     /// pool sizes and cache budget from `cfg`.
     pub fn start(
         exe: &Path,
-        model: &str,
+        model: Model,
         docroot: &Path,
         cores: &[usize],
         cfg: &crate::profile::ServerConfig,
     ) -> io::Result<ServerProcess> {
         let mut cmd = Command::new(exe);
         cmd.arg("serve")
-            .args(["--model", model])
+            .args(["--model", model.name()])
             .arg("--docroot")
             .arg(docroot)
             .args(["--bind", "127.0.0.1:0"])
@@ -295,7 +294,7 @@ pub fn run_requests(spec: &LoadSpec, iters: u64, side: &mut SideMetrics) -> io::
     let mut s = spec.clone();
     s.requests = Some(iters);
     s.conns = s.conns.min(iters.max(1) as usize);
-    let r = super::run(&s)?;
+    let r = load::run(&s)?;
     side.add(&r);
     report_errors(&r);
     Ok(Outcome {
@@ -335,17 +334,6 @@ fn report_errors(r: &LoadReport) {
     }
 }
 
-/// The parent pid of `pid`, from `/proc/<pid>/stat`.
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// Waits up to `timeout` for `pid` to be gone: no longer existing, or a zombie that is not
 /// ours to reap (an orphaned grandchild waiting for init, which may reap lazily). A zombie
 /// child of this process counts as a leak.
@@ -355,7 +343,7 @@ pub fn wait_gone(pid: i32, timeout: Duration) -> bool {
     while Instant::now() < end {
         match crate::procfs::state(pid) {
             None => return true,
-            Some('Z') if parent_of(pid) != Some(me) => return true,
+            Some('Z') if crate::procfs::parent_of(pid) != Some(me) => return true,
             _ => {}
         }
         std::thread::sleep(Duration::from_millis(5));
