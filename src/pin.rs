@@ -198,13 +198,18 @@ impl CorePlan {
 /// Pins the calling thread to `cpu` and checks with `sched_getcpu` that the kernel moved it
 /// there. Errors name the CPU.
 pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
-    crate::sys::cpu::set_current_affinity(&[cpu]).map_err(|e| {
-        // EINVAL alone does not say why; name the machine's CPUs when that is the reason.
-        let why = check_usable(&[cpu])
-            .err()
-            .map_or(e.to_string(), |u| u.to_string());
-        io::Error::new(e.kind(), format!("pinning to CPU {cpu}: {why}"))
-    })?;
+    // One thread to one core: core_affinity's call (sets of cores go through sys::cpu).
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        // It reports only failure; name the machine's CPUs when that is the reason.
+        let why = check_usable(&[cpu]).err().map_or_else(
+            || "the kernel refused the affinity".to_owned(),
+            |u| u.to_string(),
+        );
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("pinning to CPU {cpu}: {why}"),
+        ));
+    }
     let now = crate::sys::cpu::current_cpu()?;
     if now != cpu {
         return Err(io::Error::other(format!(

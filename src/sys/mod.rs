@@ -4,6 +4,8 @@
 //! Each `unsafe` block carries a `// SAFETY:` line. `nix` is used wherever it has the call;
 //! `libc` only for what `nix` lacks (futex, mincore, `_exit`, ...).
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod connect;
 pub mod cpu;
 pub mod fdset;

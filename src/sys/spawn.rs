@@ -105,9 +105,9 @@ extern "C" fn empty_thread(arg: *mut libc::c_void) -> *mut libc::c_void {
 /// the C reference loop does, without std::thread's extra per-thread work (an alternate signal
 /// stack with a guard page, thread handle and name bookkeeping).
 pub fn pthread_create_join() -> io::Result<()> {
+    let mut thread: libc::pthread_t = 0;
     // SAFETY: a zeroed pthread_t is a valid out-parameter; the thread runs an `extern "C"` fn
     // that only returns its (null) argument, so nothing it touches can dangle.
-    let mut thread: libc::pthread_t = 0;
     let rc = unsafe {
         libc::pthread_create(
             &mut thread,
