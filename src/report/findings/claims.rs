@@ -1,311 +1,75 @@
-//! The findings page: each claim of the lecture and the Flash paper, the figures this run
-//! measured for it (with the benchmark IDs they come from), and a verdict computed from them —
-//! `holds`, `does not hold`, or `not measured in this run` (naming what is missing).
-//!
-//! Inputs, read through the results layer ([`super::results`]), current records only (each
-//! group's latest run; a missing input turns the claims that need it into "not measured"):
-//! - `criterion.json`: the median (ns per iteration) of every benchmark ID;
-//! - `server.json`: the side metrics of every server benchmark — throughput, server CPU per
-//!   request, PSS, context switches and whether the load generator was the bottleneck;
-//! - `models.json`: toy-shop figures, the same-core context-switch time and the core count.
-//!
-//! A claim about server throughput is judged from figures that measure the server: when any
-//! of its inputs was client-bound (the generator's CPU at the profile's
-//! `[report] client_bound_util`), it judges on server CPU per request instead (capacity =
-//! 1 / CPU per request) and says so; where that cannot stand in (disk-bound waits) it reads
-//! "not measurable on this machine".
-//!
-//! Output: `target/threadbench/findings.md` and [`findings_html`] for the suite's index.html.
-//! The thresholds each verdict uses are constants below, printed next to the verdict.
+//! The claims, one named function each, next to the thresholds it judges with. A judge
+//! returns its evidence lines and whether the claim holds, or why it cannot say
+//! ([`Unjudged`]: an input is missing, or the inputs measure the load generator).
 
-use super::results::{Loaded, Paths, Provenance, SideRecord};
+use super::{Results, ServerRow, ToyshopFigures, Unjudged, Verdict};
 use crate::blocks::models::crossover;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::io;
-use std::path::PathBuf;
 
-/// fork's time must grow at least this much over the spawn_rss sweep …
-pub const FORK_GROWTH_MIN: f64 = 1.5;
-/// … while posix_spawn's stays within this ratio ("flat").
-pub const SPAWN_FLAT_MAX: f64 = 1.25;
-/// select/poll: time at the largest N over time at the smallest N, at least.
-pub const SCAN_GROWTH_MIN: f64 = 3.0;
-/// epoll: the same ratio, at most ("flat in registered descriptors").
-pub const EPOLL_FLAT_MAX: f64 = 1.5;
-/// "The model matters little": slowest / fastest of sped, amped, mt on cached data, at most.
-pub const CACHED_SPREAD_MAX: f64 = 1.5;
-/// "≥" within noise: sped may be this much slower than amped and still count as ≥.
-pub const NOISE: f64 = 0.05;
-/// "AMPED ≫ SPED" on disk-bound data: amped's throughput at least this multiple of sped's.
-pub const DISK_GAIN_MIN: f64 = 1.3;
-/// "Stays flat" above ~200 connections: throughput kept, at least.
-pub const FLAT_KEEP_MIN: f64 = 0.8;
-/// Latency hiding: the crossover is "near" 2·t_ctx when it lies within this factor of it.
-pub const NEAR_FACTOR: f64 = 4.0;
-/// Matmul: speedup at k = cores, at least this fraction of the core count …
-pub const SPEEDUP_FRACTION_MIN: f64 = 0.7;
-/// … and beyond the cores no more than this above the speedup at k = cores.
-pub const BEYOND_CORES_MAX: f64 = 1.1;
-
-/// One row of server.json (see the module doc for the keys).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServerRow {
-    pub group: String,
-    pub model: String,
-    #[serde(default)]
-    pub param: Option<u64>,
-    #[serde(default)]
-    pub req_per_s: Option<f64>,
-    #[serde(default)]
-    pub server_cpu_us_per_req: Option<f64>,
-    #[serde(default)]
-    pub pss_bytes: Option<f64>,
-    #[serde(default)]
-    pub ctx_switches_per_req: Option<f64>,
-    /// The load generator was the bottleneck (see the module doc).
-    #[serde(default)]
-    pub client_bound: bool,
-    #[serde(default)]
-    pub client_cpu_util: Option<f64>,
+/// A claim of the lecture or the paper and the function that judges it.
+pub struct Claim {
+    pub text: &'static str,
+    pub judge: fn(&Results) -> Judged,
 }
 
-/// One toy-shop model's figures in models.json.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToyshopFigures {
-    pub total_units: f64,
-    pub average_units: f64,
-    pub virtual_total_units: f64,
-    pub virtual_average_units: f64,
-    pub work_mode: String,
-    pub unit_us: u64,
-}
-
-/// models.json, written by benches/models.rs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ModelsFile {
-    /// Cores the run could use.
-    pub cores: Option<usize>,
-    /// Keyed by bench function ID (`boss_worker`, `pipeline`).
-    #[serde(default)]
-    pub toyshop: BTreeMap<String, ToyshopFigures>,
-    /// One context switch on one pinned core (pipe ping-pong between two threads), ns.
-    pub ctx_switch_ns: Option<f64>,
-    /// latency_hiding's crossover as computed when the bench wrote the file (idle µs).
-    pub crossover_idle_us: Option<(Option<u64>, u64)>,
-}
-
-impl ModelsFile {
-    /// The view of models.json's current records (`models_toyshop/<model>`, `latency_hiding`).
-    pub fn from_records(recs: &[&SideRecord]) -> Option<ModelsFile> {
-        if recs.is_empty() {
-            return None;
-        }
-        let mut m = ModelsFile::default();
-        for r in recs {
-            if let Some(model) = r.key.strip_prefix("models_toyshop/") {
-                if let Ok(fig) = serde_json::from_value(r.data.clone()) {
-                    m.toyshop.insert(model.to_owned(), fig);
-                }
-            } else if r.key == "latency_hiding" {
-                m.cores = r.data["cores"].as_u64().map(|c| c as usize);
-                m.ctx_switch_ns = r.data["ctx_switch_ns"].as_f64();
-                m.crossover_idle_us =
-                    serde_json::from_value(r.data["crossover_idle_us"].clone()).unwrap_or(None);
-            }
-        }
-        Some(m)
-    }
-}
-
-/// Everything the findings are computed from: the current records of each group.
-#[derive(Debug, Clone, Default)]
-pub struct Results {
-    /// Benchmark ID → median ns per iteration.
-    pub medians: BTreeMap<String, f64>,
-    pub server: Vec<ServerRow>,
-    pub models: Option<ModelsFile>,
-    /// The most recent run any input came from (the page's header).
-    pub latest: Option<Provenance>,
-    /// Every run the current inputs came from, oldest first.
-    pub runs: Vec<Provenance>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    Holds,
-    DoesNotHold,
-    NotMeasured(String),
-    /// The inputs were client-bound (the generator's limit) and no server figure can stand in.
-    NotMeasurable(String),
-}
-
-impl Verdict {
-    pub fn label(&self) -> String {
-        match self {
-            Verdict::Holds => "holds".into(),
-            Verdict::DoesNotHold => "does not hold".into(),
-            Verdict::NotMeasured(why) => format!("not measured in this run ({why})"),
-            Verdict::NotMeasurable(why) => format!("not measurable on this machine ({why})"),
-        }
-    }
-}
-
-/// Why a claim got no verdict.
-#[derive(Debug, Clone, PartialEq)]
-enum Unjudged {
-    /// An input is missing.
-    Missing(String),
-    /// The inputs measure the load generator, not the server, and nothing can stand in.
-    ClientBound(String),
-}
-
-impl From<String> for Unjudged {
-    fn from(s: String) -> Self {
-        Unjudged::Missing(s)
-    }
-}
-
-impl From<&str> for Unjudged {
-    fn from(s: &str) -> Self {
-        Unjudged::Missing(s.to_owned())
-    }
-}
-
-/// One claim's evidence and verdict.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    pub number: usize,
-    pub claim: &'static str,
-    pub evidence: Vec<String>,
-    pub verdict: Verdict,
-}
-
-pub const CLAIMS: [&str; 12] = [
-    "Creating a thread is cheaper than creating a process.",
-    "fork's cost grows with the parent's memory; posix_spawn's (vfork-style) does not.",
-    "A thread switch is cheaper than a process switch; a cross-core hand-off costs more than a same-core one.",
-    "Under oversubscription spinlocks collapse and a sleeping mutex wins; padding removes false sharing.",
-    "select/poll cost grows with registered descriptors, epoll's with active ones.",
-    "Event-driven servers use less memory and fewer context switches per request than MP/MT.",
-    "With cached data the model matters little and SPED ≥ AMPED (AMPED pays for mincore).",
-    "With disk-bound data AMPED ≫ SPED.",
-    "Above ~200 connections MP declines most, MT gradually, SPED/AMPED stay flat.",
-    "Toy shop: pipeline wins total time, boss-worker wins average time.",
-    "Latency hiding pays past the crossover, near 2 · t_ctx_switch.",
-    "Matrix multiply speeds up toward the core count, and no further.",
+/// Every claim, in the order the report numbers them.
+pub const CLAIMS: [Claim; 12] = [
+    Claim {
+        text: "Creating a thread is cheaper than creating a process.",
+        judge: thread_cheaper_than_process,
+    },
+    Claim {
+        text: "fork's cost grows with the parent's memory; posix_spawn's (vfork-style) does not.",
+        judge: fork_grows_with_memory,
+    },
+    Claim {
+        text: "A thread switch is cheaper than a process switch; a cross-core hand-off costs more than a same-core one.",
+        judge: thread_switch_cheaper,
+    },
+    Claim {
+        text: "Under oversubscription spinlocks collapse and a sleeping mutex wins; padding removes false sharing.",
+        judge: spinlocks_collapse,
+    },
+    Claim {
+        text: "select/poll cost grows with registered descriptors, epoll's with active ones.",
+        judge: scans_grow_epoll_flat,
+    },
+    Claim {
+        text: "Event-driven servers use less memory and fewer context switches per request than MP/MT.",
+        judge: event_driven_lighter,
+    },
+    Claim {
+        text: "With cached data the model matters little and SPED ≥ AMPED (AMPED pays for mincore).",
+        judge: cached_model_matters_little,
+    },
+    Claim {
+        text: "With disk-bound data AMPED ≫ SPED.",
+        judge: disk_bound_amped_wins,
+    },
+    Claim {
+        text: "Above ~200 connections MP declines most, MT gradually, SPED/AMPED stay flat.",
+        judge: many_connections,
+    },
+    Claim {
+        text: "Toy shop: pipeline wins total time, boss-worker wins average time.",
+        judge: toyshop,
+    },
+    Claim {
+        text: "Latency hiding pays past the crossover, near 2 · t_ctx_switch.",
+        judge: latency_hiding,
+    },
+    Claim {
+        text: "Matrix multiply speeds up toward the core count, and no further.",
+        judge: matmul_speedup,
+    },
 ];
-
-impl From<&super::server_results::ServerRecord> for ServerRow {
-    fn from(r: &super::server_results::ServerRecord) -> ServerRow {
-        ServerRow {
-            group: r.group.clone(),
-            model: r.model.clone(),
-            param: r.param,
-            req_per_s: Some(r.req_per_s),
-            server_cpu_us_per_req: Some(r.server_cpu_us_per_req),
-            pss_bytes: Some(r.server_pss_bytes as f64),
-            ctx_switches_per_req: Some(r.voluntary_ctx_per_req + r.involuntary_ctx_per_req),
-            client_bound: r.client_bound,
-            client_cpu_util: Some(r.client_cpu_util),
-        }
-    }
-}
-
-impl Results {
-    /// The current records of everything [`Loaded`] holds.
-    pub fn from_loaded(l: &Loaded) -> Results {
-        let server: Vec<ServerRow> = l
-            .server
-            .current()
-            .into_iter()
-            .map(ServerRow::from)
-            .collect();
-        let models = ModelsFile::from_records(&l.models.current());
-        let mut used: Vec<&str> = l
-            .criterion
-            .current()
-            .iter()
-            .map(|r| r.run_id.as_str())
-            .collect();
-        used.extend(l.server.current().iter().map(|r| r.run_id.as_str()));
-        used.extend(l.models.current().iter().map(|r| r.run_id.as_str()));
-        let all = l.runs();
-        let mut runs: Vec<Provenance> = all
-            .values()
-            .filter(|p| used.contains(&p.run_id.as_str()))
-            .cloned()
-            .collect();
-        runs.sort_by(|a, b| (a.started_at, &a.run_id).cmp(&(b.started_at, &b.run_id)));
-        Results {
-            medians: l.current_medians(),
-            server,
-            models,
-            latest: runs.last().cloned(),
-            runs,
-        }
-    }
-
-    /// Reads the artefacts under `paths`. Missing files are fine; unreadable ones are errors
-    /// naming the file.
-    pub fn load(paths: &Paths) -> io::Result<Results> {
-        Ok(Results::from_loaded(&Loaded::load(paths)?))
-    }
-
-    fn median(&self, id: &str) -> Result<f64, String> {
-        self.medians
-            .get(id)
-            .copied()
-            .ok_or_else(|| format!("missing {id}"))
-    }
-
-    /// (param, median ns) of `group/function/*`, sorted by param.
-    fn series(&self, group: &str, function: &str) -> Vec<(u64, f64)> {
-        let prefix = format!("{group}/{function}/");
-        let mut s: Vec<(u64, f64)> = self
-            .medians
-            .iter()
-            .filter_map(|(id, &v)| Some((id.strip_prefix(&prefix)?.parse().ok()?, v)))
-            .collect();
-        s.sort_by_key(|p| p.0);
-        s
-    }
-
-    fn series_min(&self, group: &str, function: &str, n: usize) -> Result<Vec<(u64, f64)>, String> {
-        let s = self.series(group, function);
-        if s.len() < n {
-            Err(format!(
-                "{group}/{function}/* has {} of ≥{n} sweep points",
-                s.len()
-            ))
-        } else {
-            Ok(s)
-        }
-    }
-
-    fn server_row(&self, group: &str, model: &str, param: Option<u64>) -> Option<&ServerRow> {
-        self.server
-            .iter()
-            .find(|r| r.group == group && r.model == model && r.param == param)
-    }
-
-    /// The core count: models.json, else this machine's.
-    fn cores(&self) -> usize {
-        self.models
-            .as_ref()
-            .and_then(|m| m.cores)
-            .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-            .unwrap_or(1)
-    }
-}
 
 /// A time in ns, with three significant figures in a unit that fits (never `0.00 µs`).
 fn us(ns: f64) -> String {
-    super::html::fmt_ns(ns)
+    crate::report::html::fmt_ns(ns)
 }
 
-fn verdict(ok: bool) -> Verdict {
+pub(super) fn verdict(ok: bool) -> Verdict {
     if ok {
         Verdict::Holds
     } else {
@@ -313,7 +77,7 @@ fn verdict(ok: bool) -> Verdict {
     }
 }
 
-type Judged = Result<(Vec<String>, bool), Unjudged>;
+pub type Judged = Result<(Vec<String>, bool), Unjudged>;
 
 /// The per-request cost (ns) a throughput claim compares for each server benchmark id: the
 /// median time per request when the server set the pace, else — if any input was
@@ -372,10 +136,11 @@ fn client_bound(r: &Results, ids: &[String]) -> Vec<String> {
 }
 
 fn row_id(row: &ServerRow) -> String {
-    super::results::bench_id(&row.group, &row.model, row.param)
+    crate::report::results::bench_id(&row.group, &row.model, row.param)
 }
 
-fn claim_1(r: &Results) -> Judged {
+/// Claim 1: Creating a thread is cheaper than creating a process.
+fn thread_cheaper_than_process(r: &Results) -> Judged {
     let t = r.median("spawn/thread_spawn_join")?;
     let f = r.median("spawn/fork_exit_wait")?;
     Ok((
@@ -399,7 +164,12 @@ fn growth(s: &[(u64, f64)]) -> f64 {
     s[s.len() - 1].1 / s[0].1
 }
 
-fn claim_2(r: &Results) -> Judged {
+/// fork's time must grow at least this much over the spawn_rss sweep …
+pub const FORK_GROWTH_MIN: f64 = 1.5;
+/// … while posix_spawn's stays within this ratio ("flat").
+pub const SPAWN_FLAT_MAX: f64 = 1.25;
+/// Claim 2: fork's cost grows with the parent's memory; posix_spawn's (vfork-style) does not.
+fn fork_grows_with_memory(r: &Results) -> Judged {
     let fork = r.series_min("spawn_rss", "fork_exit_wait", 2)?;
     let spawn = r.series_min("spawn_rss", "posix_spawn_wait", 2)?;
     let (fg, sg) = (growth(&fork), growth(&spawn));
@@ -420,7 +190,8 @@ fn claim_2(r: &Results) -> Judged {
     ))
 }
 
-fn claim_3(r: &Results) -> Judged {
+/// Claim 3: A thread switch is cheaper than a process switch; a cross-core hand-off costs more than a same-core one.
+fn thread_switch_cheaper(r: &Results) -> Judged {
     let tt = r.median("ctx_switch_same_core/pipe_thread")?;
     let tp = r.median("ctx_switch_same_core/pipe_process")?;
     let ct = r.median("ctx_switch_cross_core/pipe_thread")?;
@@ -433,7 +204,8 @@ fn claim_3(r: &Results) -> Judged {
     ))
 }
 
-fn claim_4(r: &Results) -> Judged {
+/// Claim 4: Under oversubscription spinlocks collapse and a sleeping mutex wins; padding removes false sharing.
+fn spinlocks_collapse(r: &Results) -> Judged {
     // Oversubscribed: the critical-section sweep runs 2× cores threads; its longest section
     // is where spinning wastes the most. Else sync_threads at its largest thread count.
     let (group, sweep_name) = if !r.series("sync_critical_section", "std_mutex").is_empty() {
@@ -461,7 +233,12 @@ fn claim_4(r: &Results) -> Judged {
     ))
 }
 
-fn claim_5(r: &Results) -> Judged {
+/// select/poll: time at the largest N over time at the smallest N, at least.
+pub const SCAN_GROWTH_MIN: f64 = 3.0;
+/// epoll: the same ratio, at most ("flat in registered descriptors").
+pub const EPOLL_FLAT_MAX: f64 = 1.5;
+/// Claim 5: select/poll cost grows with registered descriptors, epoll's with active ones.
+fn scans_grow_epoll_flat(r: &Results) -> Judged {
     let mut ev = Vec::new();
     let mut ok = true;
     for f in ["select", "poll"] {
@@ -493,7 +270,8 @@ fn claim_5(r: &Results) -> Judged {
     Ok((ev, ok && eg <= EPOLL_FLAT_MAX && ag > EPOLL_FLAT_MAX))
 }
 
-fn claim_6(r: &Results) -> Judged {
+/// Claim 6: Event-driven servers use less memory and fewer context switches per request than MP/MT.
+fn event_driven_lighter(r: &Results) -> Judged {
     if r.server.is_empty() {
         return Err("no target/threadbench/server.json".into());
     }
@@ -539,7 +317,12 @@ fn claim_6(r: &Results) -> Judged {
     ))
 }
 
-fn claim_7(r: &Results) -> Judged {
+/// "The model matters little": slowest / fastest of sped, amped, mt on cached data, at most.
+pub const CACHED_SPREAD_MAX: f64 = 1.5;
+/// "≥" within noise: sped may be this much slower than amped and still count as ≥.
+pub const NOISE: f64 = 0.05;
+/// Claim 7: With cached data the model matters little and SPED ≥ AMPED (AMPED pays for mincore).
+fn cached_model_matters_little(r: &Results) -> Judged {
     let g = "server_specweb";
     let ids: Vec<String> = ["sped", "amped", "mt"]
         .iter()
@@ -559,7 +342,10 @@ fn claim_7(r: &Results) -> Judged {
     ))
 }
 
-fn claim_8(r: &Results) -> Judged {
+/// "AMPED ≫ SPED" on disk-bound data: amped's throughput at least this multiple of sped's.
+pub const DISK_GAIN_MIN: f64 = 1.3;
+/// Claim 8: With disk-bound data AMPED ≫ SPED.
+fn disk_bound_amped_wins(r: &Results) -> Judged {
     let amped = r.series_min("server_disk", "amped", 1)?;
     let &(p, a) = amped.last().expect("non-empty");
     let s = r.median(&format!("server_disk/sped/{p}"))?;
@@ -587,7 +373,10 @@ fn claim_8(r: &Results) -> Judged {
     ))
 }
 
-fn claim_9(r: &Results) -> Judged {
+/// "Stays flat" above ~200 connections: throughput kept, at least.
+pub const FLAT_KEEP_MIN: f64 = 0.8;
+/// Claim 9: Above ~200 connections MP declines most, MT gradually, SPED/AMPED stay flat.
+fn many_connections(r: &Results) -> Judged {
     let g = "server_conns";
     let models = ["mp", "mt", "sped", "amped"];
     let mut points = Vec::new();
@@ -630,7 +419,8 @@ fn claim_9(r: &Results) -> Judged {
     Ok((ev, ok))
 }
 
-fn claim_10(r: &Results) -> Judged {
+/// Claim 10: Toy shop: pipeline wins total time, boss-worker wins average time.
+fn toyshop(r: &Results) -> Judged {
     let m = r
         .models
         .as_ref()
@@ -668,7 +458,10 @@ fn claim_10(r: &Results) -> Judged {
     ))
 }
 
-fn claim_11(r: &Results) -> Judged {
+/// Latency hiding: the crossover is "near" 2·t_ctx when it lies within this factor of it.
+pub const NEAR_FACTOR: f64 = 4.0;
+/// Claim 11: Latency hiding pays past the crossover, near 2 · t_ctx_switch.
+fn latency_hiding(r: &Results) -> Judged {
     let blocking = r.series_min("latency_hiding", "blocking", 2)?;
     let threads = r.series_min("latency_hiding", "threads", 2)?;
     let points: Vec<(u64, f64, f64)> = blocking
@@ -729,7 +522,12 @@ fn claim_11(r: &Results) -> Judged {
     Ok((ev, near))
 }
 
-fn claim_12(r: &Results) -> Judged {
+/// Matmul: speedup at k = cores, at least this fraction of the core count …
+pub const SPEEDUP_FRACTION_MIN: f64 = 0.7;
+/// … and beyond the cores no more than this above the speedup at k = cores.
+pub const BEYOND_CORES_MAX: f64 = 1.1;
+/// Claim 12: Matrix multiply speeds up toward the core count, and no further.
+fn matmul_speedup(r: &Results) -> Judged {
     let cores = r.cores();
     let mut ev = vec![format!("cores: {cores}")];
     let mut ok = true;
@@ -766,130 +564,4 @@ fn claim_12(r: &Results) -> Judged {
         "holds = speedup at {cores} workers ≥ {SPEEDUP_FRACTION_MIN} × {cores}, and beyond it ≤ {BEYOND_CORES_MAX} × that"
     ));
     Ok((ev, ok))
-}
-
-/// Every claim, judged from `r`.
-pub fn findings(r: &Results) -> Vec<Finding> {
-    let judges: [fn(&Results) -> Judged; 12] = [
-        claim_1, claim_2, claim_3, claim_4, claim_5, claim_6, claim_7, claim_8, claim_9, claim_10,
-        claim_11, claim_12,
-    ];
-    judges
-        .iter()
-        .zip(CLAIMS)
-        .enumerate()
-        .map(|(i, (judge, claim))| {
-            let (evidence, verdict) = match judge(r) {
-                Ok((ev, ok)) => (ev, verdict(ok)),
-                Err(Unjudged::Missing(why)) => (Vec::new(), Verdict::NotMeasured(why)),
-                Err(Unjudged::ClientBound(why)) => (Vec::new(), Verdict::NotMeasurable(why)),
-            };
-            Finding {
-                number: i + 1,
-                claim,
-                evidence,
-                verdict,
-            }
-        })
-        .collect()
-}
-
-/// Which runs, profiles, commits and machine the verdicts were judged from.
-fn provenance_markdown(r: &Results) -> String {
-    let Some(latest) = &r.latest else {
-        return "No results yet: run `cargo bench`.\n\n".into();
-    };
-    let m = &latest.machine;
-    let mut md = format!(
-        "Judged from: {}.\nMachine: {}, {} ({} CPUs online: {}), {:.1} GiB, Linux {}{}.\n",
-        latest.one_line(),
-        m.hostname,
-        m.cpu_model,
-        m.n_cpus,
-        m.online_cpus,
-        m.mem_total_bytes as f64 / (1u64 << 30) as f64,
-        m.kernel,
-        if m.virtualized { ", virtualised" } else { "" }
-    );
-    if r.runs.len() > 1 {
-        md += "Groups come from several runs: ";
-        md += &r
-            .runs
-            .iter()
-            .map(|p| format!("{} (profile {}, {})", p.run_id, p.profile, p.started_utc()))
-            .collect::<Vec<_>>()
-            .join("; ");
-        md += ".\n";
-    }
-    md + "\n"
-}
-
-/// The findings page as Markdown.
-pub fn findings_markdown(r: &Results) -> String {
-    let mut md = String::from("# Findings: the lecture's claims, checked on this machine\n\n");
-    md += &provenance_markdown(r);
-    md += "Verdicts are computed from each group's latest run (criterion medians, server.json, \
-           models.json); results an earlier run left are ignored. Throughput claims whose inputs \
-           were client-bound judge on server CPU per request. The machine may have been shared, \
-           so read ratios, not absolutes.\n\n";
-    for f in findings(r) {
-        let _ = writeln!(
-            md,
-            "## {}. {}\n\n**Verdict: {}**\n",
-            f.number,
-            f.claim,
-            f.verdict.label()
-        );
-        for e in &f.evidence {
-            let _ = writeln!(md, "- {e}");
-        }
-        md.push('\n');
-    }
-    md
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// The findings as an HTML fragment (a `<section>`) for the suite's index.html.
-pub fn findings_html(r: &Results) -> String {
-    let mut h = String::from("<section id=\"findings\">\n<h2>Findings: the lecture's claims</h2>\n<table>\n<tr><th>#</th><th>Claim</th><th>Verdict</th><th>Evidence</th></tr>\n");
-    for f in findings(r) {
-        let class = match f.verdict {
-            Verdict::Holds => "holds",
-            Verdict::DoesNotHold => "fails",
-            Verdict::NotMeasured(_) => "missing",
-            Verdict::NotMeasurable(_) => "unmeasurable",
-        };
-        let ev: Vec<String> = f.evidence.iter().map(|e| escape(e)).collect();
-        let _ = writeln!(
-            h,
-            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            f.number,
-            escape(f.claim),
-            escape(&f.verdict.label()),
-            ev.join("<br>")
-        );
-    }
-    h.push_str("</table>\n</section>\n");
-    h
-}
-
-impl Results {
-    /// [`Results::load`] from the default places (see [`Paths::from_env`]).
-    pub fn load_default() -> io::Result<Results> {
-        Results::load(&Paths::from_env())
-    }
-}
-
-/// Regenerates `findings.md` under `paths` from what is saved; returns its path.
-pub fn write_findings(paths: &Paths) -> io::Result<PathBuf> {
-    let results = Results::load(paths)?;
-    std::fs::create_dir_all(&paths.out)?;
-    let path = paths.file("findings.md");
-    std::fs::write(&path, findings_markdown(&results))?;
-    Ok(path)
 }
