@@ -77,15 +77,17 @@
 //!
 //! What it does not do: it does not rerun anything, and it trusts criterion's files.
 
+mod judge;
 mod render;
 pub mod stats;
+mod tree;
 
+pub use judge::{judge_benches, judge_ratio_metrics, judge_ratios};
 pub use render::{render_bmf, render_json, render_markdown, render_table, RenderOptions, Summary};
+pub use tree::{criterion_dir, load};
 
 use serde::Serialize;
-use serde_json::Value;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// p value below which the rank test calls a change statistically clear.
 pub const ALPHA: f64 = 0.01;
@@ -361,400 +363,6 @@ pub fn row_order(a: &Row, b: &Row) -> std::cmp::Ordering {
         .then_with(|| natural_cmp(&a.id, &b.id))
 }
 
-/// The criterion tree to read: `--criterion-dir`, else `$CRITERION_HOME`, else
-/// `$CARGO_TARGET_DIR/criterion`, else `target/criterion`.
-pub fn criterion_dir(explicit: Option<PathBuf>) -> PathBuf {
-    explicit.unwrap_or_else(|| super::results::Paths::from_env().criterion)
-}
-
-fn read_json(path: &Path) -> Result<Value, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|error| InputError::Read {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    serde_json::from_str(&text).map_err(|e| InputError::Malformed {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-fn malformed(path: &Path, reason: &str) -> InputError {
-    InputError::Malformed {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    }
-}
-
-fn interval(v: &Value, key: &str, path: &Path) -> Result<stats::Interval, InputError> {
-    let e = v
-        .get(key)
-        .ok_or_else(|| malformed(path, &format!("no `{key}` estimate")))?;
-    let num = |x: Option<&Value>, what: &str| {
-        x.and_then(Value::as_f64)
-            .ok_or_else(|| malformed(path, &format!("`{key}.{what}` is not a number")))
-    };
-    let ci = e.get("confidence_interval");
-    Ok(stats::Interval {
-        point: num(e.get("point_estimate"), "point_estimate")?,
-        lower: num(
-            ci.and_then(|c| c.get("lower_bound")),
-            "confidence_interval.lower_bound",
-        )?,
-        upper: num(
-            ci.and_then(|c| c.get("upper_bound")),
-            "confidence_interval.upper_bound",
-        )?,
-    })
-}
-
-fn read_run(dir: &Path) -> Result<Run, InputError> {
-    let sample_path = dir.join("sample.json");
-    let sample = read_json(&sample_path)?;
-    let arr = |k: &str| -> Result<Vec<f64>, InputError> {
-        sample
-            .get(k)
-            .and_then(Value::as_array)
-            .ok_or_else(|| malformed(&sample_path, &format!("no `{k}` array")))?
-            .iter()
-            .map(|x| {
-                x.as_f64()
-                    .ok_or_else(|| malformed(&sample_path, &format!("`{k}` holds a non-number")))
-            })
-            .collect()
-    };
-    let (iters, times) = (arr("iters")?, arr("times")?);
-    if iters.len() != times.len() || iters.is_empty() || iters.iter().any(|&i| i <= 0.0) {
-        return Err(malformed(
-            &sample_path,
-            "`iters` and `times` must be non-empty, equally long, iters > 0",
-        ));
-    }
-    let per_iter = times.iter().zip(&iters).map(|(t, i)| t / i).collect();
-    let est_path = dir.join("estimates.json");
-    let median = interval(&read_json(&est_path)?, "median", &est_path)?;
-    Ok(Run { per_iter, median })
-}
-
-/// A directory holding a run (criterion writes estimates.json and sample.json into each).
-/// How much older than the baseline a `new/` must be to count as an earlier run's leftover
-/// (`--save-baseline` writes `new/` a moment before copying it to the baseline).
-const LEFTOVER_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// When criterion wrote the run in `d` (its sample.json).
-fn written_at(d: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(d.join("sample.json"))
-        .ok()?
-        .modified()
-        .ok()
-}
-
-fn is_run_dir(d: &Path) -> bool {
-    d.join("sample.json").is_file()
-}
-
-fn subdirs(d: &Path) -> Result<Vec<PathBuf>, InputError> {
-    let rd = std::fs::read_dir(d).map_err(|error| InputError::Read {
-        path: d.to_path_buf(),
-        error,
-    })?;
-    let mut v: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    v.sort();
-    Ok(v)
-}
-
-/// Benchmark directories: those with at least one run directory inside.
-fn bench_dirs(root: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    let subs = subdirs(root)?;
-    if subs.iter().any(|s| is_run_dir(s)) {
-        out.push(root.to_path_buf());
-    }
-    for s in subs {
-        let name = s.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name != "report" && !is_run_dir(&s) {
-            bench_dirs(&s, out)?;
-        }
-    }
-    Ok(())
-}
-
-/// The run directories of `name` in benchmark directory `d`: `name`, then `name@2`, `name@3`,
-/// … as long as they exist.
-fn rounds_of(d: &Path, name: &str) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    let mut dir = d.join(name);
-    while is_run_dir(&dir) {
-        v.push(dir);
-        dir = d.join(format!("{name}@{}", v.len() + 1));
-    }
-    v
-}
-
-/// Read every benchmark of the tree for `baseline` vs `head` (criterion's latest run is
-/// `new`), with their rounds.
-pub fn load(root: &Path, baseline: &str, head: &str) -> Result<Vec<Bench>, InputError> {
-    if !root.is_dir() {
-        return Err(InputError::NoTree(root.to_path_buf()));
-    }
-    let mut dirs = Vec::new();
-    bench_dirs(root, &mut dirs)?;
-    if dirs.is_empty() {
-        return Err(InputError::Empty(root.to_path_buf()));
-    }
-    let mut found = std::collections::BTreeSet::new();
-    for d in &dirs {
-        for s in subdirs(d)? {
-            let name = s
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("")
-                .to_string();
-            if is_run_dir(&s) && name != "new" {
-                found.insert(name);
-            }
-        }
-    }
-    for name in [baseline, head] {
-        if name != "new" && !found.contains(name) {
-            return Err(InputError::NoBaseline {
-                dir: root.to_path_buf(),
-                name: name.to_string(),
-                found: found.into_iter().collect(),
-            });
-        }
-    }
-    // Criterion keeps every id's last `new/`, also of ids the head run did not measure (an
-    // earlier run with another profile or filter). Those are leftovers, not the head's results:
-    // a `new/` written well before the baseline was saved is not compared.
-    let baseline_saved = dirs
-        .iter()
-        .filter_map(|d| written_at(&d.join(baseline)))
-        .min();
-    let leftover = |run_dir: &Path| {
-        head == "new"
-            && matches!((written_at(run_dir), baseline_saved),
-                (Some(w), Some(b)) if w + LEFTOVER_SLACK < b)
-    };
-    let mut benches = Vec::new();
-    for d in dirs {
-        let (bdir, ndir) = (d.join(baseline), d.join(head));
-        let read_rounds = |name: &str| -> Result<Vec<Run>, InputError> {
-            rounds_of(&d, name).iter().map(|r| read_run(r)).collect()
-        };
-        let base_runs = read_rounds(baseline)?;
-        let new_runs = if leftover(&ndir) {
-            Vec::new()
-        } else {
-            read_rounds(head)?
-        };
-        let medians = |runs: &[Run]| runs.iter().map(|r| stats::median(&r.per_iter)).collect();
-        let (base_rounds, new_rounds) = (medians(&base_runs), medians(&new_runs));
-        let base = base_runs.into_iter().next();
-        let new = new_runs.into_iter().next();
-        if base.is_none() && new.is_none() {
-            continue; // only other baselines here
-        }
-        let meta_dir = if new.is_some() { &ndir } else { &bdir };
-        let meta_path = meta_dir.join("benchmark.json");
-        let rel = d
-            .strip_prefix(root)
-            .unwrap_or(&d)
-            .to_string_lossy()
-            .replace('\\', "/");
-        let (id, group) = if meta_path.is_file() {
-            let m = read_json(&meta_path)?;
-            let id = m
-                .get("full_id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| malformed(&meta_path, "no `full_id`"))?;
-            let group = m
-                .get("group_id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| malformed(&meta_path, "no `group_id`"))?;
-            (id.to_string(), group.to_string())
-        } else {
-            (rel.clone(), rel.split('/').next().unwrap_or("").to_string())
-        };
-        let change_path = d.join("change/estimates.json");
-        let criterion_change = if change_path.is_file() && base.is_some() {
-            Some(interval(&read_json(&change_path)?, "median", &change_path)?)
-        } else {
-            None
-        };
-        benches.push(Bench {
-            id,
-            group,
-            base,
-            new,
-            base_rounds,
-            new_rounds,
-            criterion_change,
-        });
-    }
-    benches.sort_by(|a, b| natural_cmp(&a.id, &b.id));
-    Ok(benches)
-}
-
-/// One run per side: the whole interval beyond the threshold; with rounds: the point estimate
-/// (the interval over a few rounds is too wide to ask more of it). Both need p < ALPHA.
-/// `Regressed` means the value rose, `Improved` that it fell; `Unchanged` that it stayed within
-/// ±threshold (interval, or point with rounds); anything else is `Inconclusive`.
-fn judge(change: &stats::Interval, p: f64, threshold: f64, rounds: usize) -> Verdict {
-    let (lo, hi) = if rounds >= MIN_ROUNDS {
-        (change.point, change.point)
-    } else {
-        (change.lower, change.upper)
-    };
-    if lo > threshold && p < ALPHA {
-        Verdict::Regressed
-    } else if hi < -threshold && p < ALPHA {
-        Verdict::Improved
-    } else if lo >= -threshold && hi <= threshold {
-        Verdict::Unchanged
-    } else {
-        Verdict::Inconclusive
-    }
-}
-
-/// Judge every benchmark; `threshold_for(group)` gives its threshold.
-pub fn judge_benches(benches: &[Bench], threshold_for: &dyn Fn(&str) -> f64) -> Vec<Row> {
-    benches
-        .iter()
-        .map(|b| {
-            let threshold = threshold_for(&b.group);
-            let mut row = Row {
-                id: b.id.clone(),
-                kind: "benchmark",
-                unit: "ns",
-                base: b.base.as_ref().map(|r| stats::median(&r.per_iter)),
-                new: b.new.as_ref().map(|r| stats::median(&r.per_iter)),
-                new_interval: b.new.as_ref().map(|r| r.median),
-                change: None,
-                p_value: None,
-                threshold,
-                rounds: 1,
-                verdict: Verdict::Unchanged,
-                ratio: None,
-            };
-            match (&b.base, &b.new) {
-                (Some(base), Some(new)) => {
-                    let rounds = b.base_rounds.len().min(b.new_rounds.len());
-                    // Per-round medians with enough rounds, else this run's samples.
-                    let (x, y) = if rounds >= MIN_ROUNDS {
-                        row.rounds = rounds;
-                        row.base = Some(stats::median(&b.base_rounds));
-                        row.new = Some(stats::median(&b.new_rounds));
-                        (&b.base_rounds, &b.new_rounds)
-                    } else {
-                        (&base.per_iter, &new.per_iter)
-                    };
-                    let c = stats::median_change(x, y, stats::seed_for(&b.id));
-                    let (_, p) = stats::mann_whitney_u(y, x);
-                    row.verdict = judge(&c, p, threshold, row.rounds);
-                    row.change = Some(c);
-                    row.p_value = Some(p);
-                }
-                (None, Some(_)) => row.verdict = Verdict::New,
-                (Some(_), None) => row.verdict = Verdict::Missing,
-                (None, None) => {}
-            }
-            row
-        })
-        .collect()
-}
-
-/// The ratio metrics whose four sample sets exist, judged like benchmarks; a move beyond the
-/// threshold in the ratio's [`Worse`] direction is `regressed`, in the other `improved`. With [`MIN_ROUNDS`] rounds of both
-/// benchmarks on both sides a ratio is judged over its per-round ratios (numerator's median over
-/// denominator's median of the same round), like a benchmark over its round medians.
-pub fn judge_ratios(benches: &[Bench], threshold: f64) -> Vec<Row> {
-    judge_ratio_metrics(benches, threshold, RATIOS)
-}
-
-/// [`judge_ratios`] over any list of ratio metrics.
-pub fn judge_ratio_metrics(benches: &[Bench], threshold: f64, metrics: &[RatioMetric]) -> Vec<Row> {
-    let by_id: BTreeMap<&str, &Bench> = benches.iter().map(|b| (b.id.as_str(), b)).collect();
-    let mut rows = Vec::new();
-    for metric in metrics {
-        let (name, num, den) = (metric.name, metric.numerator, metric.denominator);
-        let (Some(n), Some(d)) = (by_id.get(num), by_id.get(den)) else {
-            continue;
-        };
-        let (Some(nb), Some(nn), Some(db), Some(dn)) = (&n.base, &n.new, &d.base, &d.new) else {
-            continue;
-        };
-        let seed = stats::seed_for(name);
-        let per_round = |num: &[f64], den: &[f64]| -> Vec<f64> {
-            num.iter().zip(den).map(|(x, y)| x / y).collect()
-        };
-        // Rounds pair up by index, so both benchmarks need the same rounds on each side.
-        let rounds = n.base_rounds.len().min(n.new_rounds.len());
-        let (base, new, change, p, new_interval, rounds) = if rounds >= MIN_ROUNDS
-            && n.base_rounds.len() == d.base_rounds.len()
-            && n.new_rounds.len() == d.new_rounds.len()
-        {
-            let rb = per_round(&n.base_rounds, &d.base_rounds);
-            let rn = per_round(&n.new_rounds, &d.new_rounds);
-            let (_, p) = stats::mann_whitney_u(&rn, &rb);
-            (
-                stats::median(&rb),
-                stats::median(&rn),
-                stats::median_change(&rb, &rn, seed),
-                p,
-                stats::bootstrap(&[&rn], 2000, seed ^ 1, |m| m[0]),
-                rounds,
-            )
-        } else {
-            let sets: [&[f64]; 4] = [&nb.per_iter, &db.per_iter, &nn.per_iter, &dn.per_iter];
-            let change =
-                stats::bootstrap(&sets, 2000, seed, |m| (m[2] / m[3]) / (m[0] / m[1]) - 1.0);
-            // Per-sample ratios: each numerator sample over the denominator's median of its run.
-            let (mdb, mdn) = (stats::median(&db.per_iter), stats::median(&dn.per_iter));
-            let rb: Vec<f64> = nb.per_iter.iter().map(|x| x / mdb).collect();
-            let rn: Vec<f64> = nn.per_iter.iter().map(|x| x / mdn).collect();
-            let (_, p) = stats::mann_whitney_u(&rn, &rb);
-            (
-                stats::median(&nb.per_iter) / mdb,
-                stats::median(&nn.per_iter) / mdn,
-                change,
-                p,
-                stats::bootstrap(&[&nn.per_iter, &dn.per_iter], 2000, seed ^ 1, |m| {
-                    m[0] / m[1]
-                }),
-                1,
-            )
-        };
-        // judge() speaks of a rising (`Regressed`) or falling (`Improved`) value.
-        let verdict = match (judge(&change, p, threshold, rounds), metric.worse) {
-            (Verdict::Regressed, Worse::Lower) | (Verdict::Improved, Worse::Higher) => {
-                Verdict::Improved
-            }
-            (Verdict::Regressed, Worse::Higher) | (Verdict::Improved, Worse::Lower) => {
-                Verdict::Regressed
-            }
-            (v, _) => v,
-        };
-        rows.push(Row {
-            id: format!("ratio/{name}"),
-            kind: "ratio",
-            unit: "ratio",
-            base: Some(base),
-            new: Some(new),
-            new_interval: Some(new_interval),
-            change: Some(change),
-            p_value: Some(p),
-            threshold,
-            rounds,
-            verdict,
-            ratio: Some(*metric),
-        });
-    }
-    rows
-}
-
 /// Which rows decide the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
@@ -776,7 +384,7 @@ mod tests {
     use std::cmp::Ordering;
 
     /// Writes a criterion run dir (`sample.json`, `estimates.json`, `benchmark.json`).
-    fn put_run(dir: &Path, id: &str, ns: f64, written: std::time::SystemTime) {
+    fn put_run(dir: &std::path::Path, id: &str, ns: f64, written: std::time::SystemTime) {
         std::fs::create_dir_all(dir).expect("mkdir");
         let iters: Vec<f64> = (1..=10).map(f64::from).collect();
         let times: Vec<f64> = iters.iter().map(|i| i * ns).collect();
@@ -877,37 +485,43 @@ mod tests {
             lower,
             upper,
         };
-        assert_eq!(judge(&iv(0.3, 0.2, 0.4), 0.001, 0.1, 1), Verdict::Regressed);
         assert_eq!(
-            judge(&iv(-0.3, -0.4, -0.2), 0.001, 0.1, 1),
+            judge::judge(&iv(0.3, 0.2, 0.4), 0.001, 0.1, 1),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            judge::judge(&iv(-0.3, -0.4, -0.2), 0.001, 0.1, 1),
             Verdict::Improved
         );
         assert_eq!(
-            judge(&iv(0.01, -0.02, 0.04), 0.5, 0.1, 1),
+            judge::judge(&iv(0.01, -0.02, 0.04), 0.5, 0.1, 1),
             Verdict::Unchanged
         );
         // Tiny but consistent: significant, yet within the threshold.
         assert_eq!(
-            judge(&iv(0.01, 0.0, 0.02), 0.001, 0.1, 1),
+            judge::judge(&iv(0.01, 0.0, 0.02), 0.001, 0.1, 1),
             Verdict::Unchanged
         );
         // The interval reaches beyond the threshold without confirming a change.
         assert_eq!(
-            judge(&iv(0.3, -0.2, 0.8), 0.2, 0.1, 1),
+            judge::judge(&iv(0.3, -0.2, 0.8), 0.2, 0.1, 1),
             Verdict::Inconclusive
         );
         assert_eq!(
-            judge(&iv(0.09, 0.06, 0.12), 0.001, 0.1, 1),
+            judge::judge(&iv(0.09, 0.06, 0.12), 0.001, 0.1, 1),
             Verdict::Inconclusive
         );
         assert_eq!(
-            judge(&iv(0.3, 0.2, 0.4), 0.05, 0.1, 1),
+            judge::judge(&iv(0.3, 0.2, 0.4), 0.05, 0.1, 1),
             Verdict::Inconclusive
         );
         // With rounds only the point counts.
-        assert_eq!(judge(&iv(0.05, -0.3, 0.4), 0.5, 0.1, 5), Verdict::Unchanged);
         assert_eq!(
-            judge(&iv(0.2, -0.3, 0.4), 0.2, 0.1, 5),
+            judge::judge(&iv(0.05, -0.3, 0.4), 0.5, 0.1, 5),
+            Verdict::Unchanged
+        );
+        assert_eq!(
+            judge::judge(&iv(0.2, -0.3, 0.4), 0.2, 0.1, 5),
             Verdict::Inconclusive
         );
     }
