@@ -26,7 +26,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+
+mod criterion;
+mod provenance;
+pub use criterion::{criterion_written_since, read_criterion_new, CriterionRecord, Throughput};
+pub use provenance::{cpuinfo_model, format_utc, git_state, run_id, Machine, Provenance};
 
 /// Where criterion's tree and the suite's own artefacts are.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,194 +67,6 @@ impl Paths {
     pub fn file(&self, name: &str) -> PathBuf {
         self.out.join(name)
     }
-}
-
-/// What a number was measured on and by which run: the header of every artefact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Provenance {
-    /// One `cargo bench` invocation (shared by all its bench binaries), or `$THREADBENCH_RUN_ID`.
-    pub run_id: String,
-    pub profile: String,
-    pub git_commit: Option<String>,
-    /// Uncommitted changes in the work tree when the run started.
-    #[serde(default)]
-    pub git_dirty: Option<bool>,
-    /// Seconds since the Unix epoch.
-    pub started_at: u64,
-    pub machine: Machine,
-}
-
-/// The machine facts a reader needs to judge a number (the full set is `env.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Machine {
-    pub hostname: String,
-    pub cpu_model: String,
-    pub online_cpus: String,
-    pub n_cpus: usize,
-    pub mem_total_bytes: u64,
-    pub kernel: String,
-    pub virtualized: bool,
-}
-
-impl Machine {
-    pub fn collect() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let online = crate::pin::online_cpus().unwrap_or_default();
-        Machine {
-            hostname: nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "unknown".into()),
-            cpu_model: cpuinfo_model(&cpuinfo),
-            online_cpus: crate::pin::format_cpu_list(&online),
-            n_cpus: online.len(),
-            mem_total_bytes: meminfo_kib("MemTotal:").unwrap_or(0) * 1024,
-            kernel: nix::sys::utsname::uname()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "unknown".into()),
-            virtualized: cpuinfo
-                .lines()
-                .filter(|l| l.starts_with("flags"))
-                .any(|l| l.split_whitespace().any(|f| f == "hypervisor")),
-        }
-    }
-}
-
-/// `/proc/cpuinfo`'s first `model name`.
-pub fn cpuinfo_model(cpuinfo: &str) -> String {
-    cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .and_then(|r| r.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn meminfo_kib(key: &str) -> Option<u64> {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix(key))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// `git rev-parse HEAD` and whether the tree has uncommitted changes, for this crate's checkout.
-pub fn git_state() -> (Option<String>, Option<bool>) {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(["-C", env!("CARGO_MANIFEST_DIR")])
-            .args(args)
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-    };
-    let commit = git(&["rev-parse", "HEAD"]).map(|s| s.trim().to_owned());
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty());
-    (commit, dirty)
-}
-
-/// This process's run id: `$THREADBENCH_RUN_ID`, else the start time and pid of the parent
-/// `cargo` (every bench binary of one `cargo bench` shares it), else our own.
-pub fn run_id() -> String {
-    if let Ok(id) = std::env::var("THREADBENCH_RUN_ID") {
-        if !id.trim().is_empty() {
-            return id.trim().to_owned();
-        }
-    }
-    let ppid = nix::unistd::getppid().as_raw();
-    let parent_is_cargo =
-        std::fs::read_to_string(format!("/proc/{ppid}/comm")).is_ok_and(|c| c.trim() == "cargo");
-    let (pid, started) = if parent_is_cargo {
-        (ppid, crate::procfs::start_time(ppid))
-    } else {
-        (std::process::id() as i32, None)
-    };
-    let started = started.unwrap_or_else(SystemTime::now);
-    format!("{}-{pid}", format_utc_compact(unix_secs(started)))
-}
-
-impl Provenance {
-    /// The provenance of a run starting now under `profile`.
-    pub fn now(profile: &str) -> Provenance {
-        let (git_commit, git_dirty) = git_state();
-        Provenance {
-            run_id: run_id(),
-            profile: profile.to_owned(),
-            git_commit,
-            git_dirty,
-            started_at: unix_secs(SystemTime::now()),
-            machine: Machine::collect(),
-        }
-    }
-
-    /// `2026-12-02 03:58 UTC`.
-    pub fn started_utc(&self) -> String {
-        format_utc(self.started_at)
-    }
-
-    /// `ci · 2026-12-02 03:58 UTC · c1cd3d4 (+changes) · host, 2 CPUs`: one line for a reader.
-    pub fn one_line(&self) -> String {
-        let commit = self.git_commit.as_deref().map_or("no git".to_owned(), |c| {
-            let short = &c[..c.len().min(7)];
-            if self.git_dirty == Some(true) {
-                format!("{short} + uncommitted changes")
-            } else {
-                short.to_owned()
-            }
-        });
-        format!(
-            "profile {} · {} · commit {commit} · {} ({} CPUs) · run {}",
-            self.profile,
-            self.started_utc(),
-            self.machine.hostname,
-            self.machine.n_cpus,
-            self.run_id
-        )
-    }
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn utc_parts(secs: u64) -> (i64, u32, u32, u64, u64, u64) {
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let s = secs % 86_400;
-    (y, m, d, s / 3600, s / 60 % 60, s % 60)
-}
-
-/// `2026-12-02 03:58 UTC`.
-pub fn format_utc(secs: u64) -> String {
-    let (y, m, d, hh, mm, _) = utc_parts(secs);
-    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} UTC")
-}
-
-/// `20261202T035812Z` (run ids).
-fn format_utc_compact(secs: u64) -> String {
-    let (y, m, d, hh, mm, ss) = utc_parts(secs);
-    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
 }
 
 /// A record of an artefact: keyed, and stamped with the run that measured it.
@@ -447,164 +263,6 @@ impl Keyed for SideRecord {
     }
 }
 
-/// How much work one iteration is (criterion's `Throughput`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Throughput {
-    Elements(u64),
-    Bytes(u64),
-}
-
-/// One criterion benchmark as this suite recorded it at the end of the run that measured it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CriterionRecord {
-    /// `group/function[/param]`, criterion's full id.
-    pub id: String,
-    pub group: String,
-    pub function: String,
-    pub param: Option<String>,
-    /// Median time per iteration (ns) and its confidence interval (criterion's bootstrap).
-    pub median_ns: f64,
-    pub median_lower_ns: f64,
-    pub median_upper_ns: f64,
-    pub throughput: Option<Throughput>,
-    #[serde(default)]
-    pub run_id: String,
-}
-
-impl Keyed for CriterionRecord {
-    fn key(&self) -> String {
-        self.id.clone()
-    }
-    fn group(&self) -> String {
-        self.group.clone()
-    }
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-    fn set_run_id(&mut self, run_id: &str) {
-        self.run_id = run_id.to_owned();
-    }
-}
-
-#[derive(Deserialize)]
-struct BenchmarkJson {
-    group_id: String,
-    function_id: Option<String>,
-    value_str: Option<String>,
-    full_id: String,
-    #[serde(default)]
-    throughput: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Interval {
-    lower_bound: f64,
-    upper_bound: f64,
-}
-
-#[derive(Deserialize)]
-struct Estimate {
-    point_estimate: f64,
-    confidence_interval: Interval,
-}
-
-#[derive(Deserialize)]
-struct EstimatesJson {
-    median: Estimate,
-}
-
-fn parse_throughput(v: &serde_json::Value) -> Option<Throughput> {
-    if let Some(n) = v.get("Elements").and_then(|n| n.as_u64()) {
-        return Some(Throughput::Elements(n));
-    }
-    if let Some(n) = v
-        .get("Bytes")
-        .or_else(|| v.get("BytesDecimal"))
-        .and_then(|n| n.as_u64())
-    {
-        return Some(Throughput::Bytes(n));
-    }
-    None
-}
-
-/// Reads one benchmark's `<dir>/new/{benchmark,estimates}.json` if its estimates were written
-/// at or after `since` (criterion keeps every id's last result, also of ids this run skipped).
-pub fn read_criterion_new(dir: &Path, since: SystemTime) -> Option<CriterionRecord> {
-    let new = dir.join("new");
-    let est_path = new.join("estimates.json");
-    if std::fs::metadata(&est_path).ok()?.modified().ok()? < since {
-        return None;
-    }
-    let b: BenchmarkJson =
-        serde_json::from_str(&std::fs::read_to_string(new.join("benchmark.json")).ok()?).ok()?;
-    let e: EstimatesJson = serde_json::from_str(&std::fs::read_to_string(&est_path).ok()?).ok()?;
-    // `BenchmarkId::from_parameter(name)` leaves the function empty and puts the name in
-    // the value: for an unswept id (`group/name`) the name is the function.
-    let (function, param) = match (b.function_id, b.value_str) {
-        (None, Some(v)) => (v, None),
-        (f, v) => (f.unwrap_or_default(), v),
-    };
-    Some(CriterionRecord {
-        id: b.full_id,
-        group: b.group_id,
-        function,
-        param,
-        median_ns: e.median.point_estimate,
-        median_lower_ns: e.median.confidence_interval.lower_bound,
-        median_upper_ns: e.median.confidence_interval.upper_bound,
-        throughput: b.throughput.as_ref().and_then(parse_throughput),
-        run_id: String::new(),
-    })
-}
-
-/// Every benchmark of `groups` whose estimates criterion wrote under `criterion_dir` at or
-/// after `since`.
-pub fn criterion_written_since(
-    criterion_dir: &Path,
-    groups: &[String],
-    since: SystemTime,
-) -> Vec<CriterionRecord> {
-    let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = groups
-        .iter()
-        .map(|g| criterion_dir.join(criterion_dir_name(g)))
-        .collect();
-    stack.sort();
-    stack.dedup();
-    while let Some(dir) = stack.pop() {
-        if let Some(rec) = read_criterion_new(&dir, since) {
-            if groups.contains(&rec.group) {
-                out.push(rec);
-            }
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let skip = ["new", "base", "change", "report"]
-                .iter()
-                .any(|s| name == *s);
-            if !skip && e.path().is_dir() && !e.path().join("sample.json").exists() {
-                stack.push(e.path());
-            }
-        }
-    }
-    out.sort_by_key(|r| sort_key(&r.id));
-    out
-}
-
-/// The directory name criterion gives a group or function (its `make_filename_safe`: path
-/// separators and a few reserved characters become `_`).
-fn criterion_dir_name(name: &str) -> String {
-    name.chars()
-        .map(|c| match c {
-            '?' | '"' | '/' | '\\' | '*' | '<' | '>' | ':' | '|' | '^' => '_',
-            c => c,
-        })
-        .collect()
-}
-
 /// The artefact file names.
 pub const CRITERION_JSON: &str = "criterion.json";
 pub const SERVER_JSON: &str = "server.json";
@@ -674,6 +332,7 @@ impl Loaded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
 
     fn run(id: &str, at: u64, profile: &str) -> Provenance {
         Provenance {
@@ -743,7 +402,10 @@ mod tests {
     fn dates_and_sort_keys() {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(1_796_183_880), "2026-12-02 03:58 UTC");
-        assert_eq!(format_utc_compact(951_782_400), "20000229T000000Z");
+        assert_eq!(
+            provenance::format_utc_compact(951_782_400),
+            "20000229T000000Z"
+        );
         let mut v = vec!["s/mp/20", "s/mp/5", "s/amped/100", "s/mp/100"];
         v.sort_by_key(|k| sort_key(k));
         assert_eq!(v, ["s/amped/100", "s/mp/5", "s/mp/20", "s/mp/100"]);
