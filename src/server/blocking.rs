@@ -1,9 +1,12 @@
-//! One connection served with blocking I/O: shared by mp, mp_fork, mt and mt_spawn.
+//! One connection served with blocking I/O: shared by mp, mp_fork, mt and mt_spawn. It runs
+//! the handler's steps in order ([`Handler::handle`]: a translation miss is looked up inline,
+//! which only blocks this worker) and sends each answer before reading on.
 
-use super::handler::{Handler, Outgoing, Step};
+use super::accept::accept_until_stop;
+use super::handler::{Handler, Outgoing, Session, Step};
 use crate::sys::signals::stop_requested;
 use std::io::{self, Read};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 /// Requests served on one keep-alive connection before the server closes it (Apache's
@@ -15,7 +18,7 @@ pub const MAX_KEEPALIVE_REQUESTS: u32 = 100;
 /// Serves requests on `s` in order until close, error or stop. Errors (a peer reset
 /// mid-response included) end this connection only.
 pub fn serve_conn(h: &Handler, mut s: TcpStream) {
-    let mut served: u32 = 0;
+    let mut sess = Session::capped(MAX_KEEPALIVE_REQUESTS);
     let _ = s.set_nonblocking(false);
     // The read timeout bounds how late an idle keep-alive connection notices a stop request.
     let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
@@ -24,10 +27,9 @@ pub fn serve_conn(h: &Handler, mut s: TcpStream) {
     let mut tmp = [0u8; 16384];
     loop {
         loop {
-            match h.handle_on(&buf, served + 1 < MAX_KEEPALIVE_REQUESTS) {
+            match h.handle(&mut sess, &buf) {
                 Step::Incomplete => break,
                 Step::Done { consumed, resp } => {
-                    served += 1;
                     let keep = resp.keep_alive;
                     let mut out = Outgoing::new(resp);
                     if out.send(&mut s).is_err() {
@@ -57,6 +59,19 @@ pub fn serve_conn(h: &Handler, mut s: TcpStream) {
             Err(_) => return,
         }
     }
+}
+
+/// The life of one pool member (process or thread): accept and serve until stopped.
+pub fn pool_member(h: &Handler, l: &TcpListener) {
+    accept_until_stop(
+        l,
+        &mut (),
+        |_| {},
+        |_, s| {
+            serve_conn(h, s);
+            Ok(())
+        },
+    )
 }
 
 /// Lingering close: stop sending, then discard what the peer still sends (briefly) so that

@@ -9,22 +9,31 @@
 //!     sped: 1 thread + epoll · amped: sped + helper processes · amted: sped + helper threads
 //! ```
 //!
+//! Layers inside, arrows down only: the models (`mp`, `mt` → [`blocking`]; `amped` → `sped`)
+//! → [`helpers`] (the helper pools) and [`accept`] (the accept shell) → [`handler`] (the
+//! steps, caches, HTTP) → `crate::sys`. Invariant: every model calls the same handler steps
+//! (`parse → translate → header → body`, a [`handler::Session`] per connection) and differs
+//! only in who runs them when.
+//!
 //! Metric (next issue): requests/s and server CPU per request from [`stats`] over the whole
 //! process tree. Not measured here: TLS, dynamic content, HTTP/2.
 
+pub mod accept;
 pub mod amped;
 pub mod blocking;
 pub mod handler;
+pub mod helpers;
 pub mod mp;
 pub mod mt;
 pub mod sped;
 pub mod stats;
 
+pub use accept::bind;
+
 use crate::sys::signals::stop_requested;
 use handler::{Handler, HandlerConfig};
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 /// The concurrency models; [`Model::name`] is the function part of the server benchmark ids
 /// and the value of `serve --model`.
@@ -89,33 +98,6 @@ pub struct ServeConfig {
     pub helpers: usize,
     pub backlog: i32,
     pub handler: HandlerConfig,
-}
-
-/// Binds with the configured backlog; the listener is non-blocking (models poll it with a
-/// timeout so a stop request is seen within ~100 ms).
-pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
-    let l = TcpListener::bind(addr)?;
-    crate::sys::net::set_backlog(&l, backlog)?;
-    l.set_nonblocking(true)?;
-    Ok(l)
-}
-
-/// Waits up to 100 ms for the fd to become readable.
-pub fn wait_readable(fd: &impl std::os::fd::AsFd, ms: u16) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    matches!(poll(&mut p, PollTimeout::from(ms)), Ok(n) if n > 0)
-}
-
-/// Accept error policy shared by all models: out of descriptors → back off 10 ms (no busy
-/// loop), other transient errors → retry.
-pub fn accept_backoff(e: &io::Error) {
-    if matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
-    ) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Pins the calling thread to the server cores (no-op on an empty list).

@@ -9,9 +9,10 @@
 //! Both fork before any thread exists. Children die with the parent (PR_SET_PDEATHSIG via
 //! `ChildGuard`) and the parent reaps every one.
 
-use super::blocking::serve_conn;
+use super::accept::{accept_until_stop, pool_listener};
+use super::blocking::{pool_member, serve_conn};
 use super::handler::Handler;
-use super::{accept_backoff, pin, wait_readable, ServeConfig};
+use super::{pin, ServeConfig};
 use crate::sys::process::ChildGuard;
 use crate::sys::signals::stop_requested;
 use nix::sys::signal::Signal;
@@ -32,30 +33,6 @@ fn stop_children(mut kids: Vec<ChildGuard>) {
     drop(kids);
 }
 
-/// Puts a listener into pool mode: blocking accept (the kernel wakes one waiter per
-/// connection) that times out every 100 ms so a stop request is seen.
-pub fn pool_listener(l: &TcpListener) -> io::Result<()> {
-    l.set_nonblocking(false)?;
-    crate::sys::net::set_accept_timeout(l, 100)
-}
-
-/// The accept loop of one pool member (process or thread); `l` is in pool mode.
-pub fn accept_loop(h: &Handler, l: &TcpListener) {
-    while !stop_requested() {
-        match l.accept() {
-            Ok((s, _)) => serve_conn(h, s),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => accept_backoff(&e),
-        }
-    }
-}
-
 pub fn run_prefork(
     cfg: &ServeConfig,
     l: TcpListener,
@@ -74,7 +51,7 @@ pub fn run_prefork(
             // Each process builds its own caches: per-process memory is the MP cost.
             match Handler::new(hc) {
                 Ok(h) => {
-                    accept_loop(&h, l2);
+                    pool_member(&h, l2);
                     0
                 }
                 Err(_) => 4,
@@ -102,32 +79,25 @@ pub fn run_fork_per_conn(
     h: Handler,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
+    pool_listener(&l)?;
     announce()?;
     let mut kids: Vec<ChildGuard> = Vec::new();
-    while !stop_requested() {
-        kids.retain_mut(|k| !matches!(k.try_wait(), Ok(Some(_)) | Err(_)));
-        if !wait_readable(&l, 100) {
-            continue;
-        }
-        match l.accept() {
-            Ok((s, _)) => {
-                let h = &h;
-                let cores = &cfg.cores;
-                let r = ChildGuard::fork(move || {
-                    let _ = pin(cores);
-                    serve_conn(h, s);
-                    0
-                });
-                // The parent's copy of the socket was moved into the closure and dropped here.
-                match r {
-                    Ok(k) => kids.push(k),
-                    Err(e) => accept_backoff(&e),
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => accept_backoff(&e),
-        }
-    }
+    accept_until_stop(
+        &l,
+        &mut kids,
+        |kids| kids.retain_mut(|k| !matches!(k.try_wait(), Ok(Some(_)) | Err(_))),
+        |kids, s| {
+            let h = &h;
+            let cores = &cfg.cores;
+            // The parent's copy of the socket is moved into the closure and dropped here.
+            kids.push(ChildGuard::fork(move || {
+                let _ = pin(cores);
+                serve_conn(h, s);
+                0
+            })?);
+            Ok(())
+        },
+    );
     stop_children(kids);
     Ok(())
 }

@@ -6,11 +6,10 @@
 //!  main: accept ──spawn──▶ [thread: serve one connection]   (mt_spawn)
 //! ```
 
-use super::blocking::serve_conn;
+use super::accept::{accept_until_stop, pool_listener};
+use super::blocking::{pool_member, serve_conn};
 use super::handler::Handler;
-use super::mp::accept_loop;
-use super::{accept_backoff, pin, wait_readable, ServeConfig};
-use crate::sys::signals::stop_requested;
+use super::{pin, ServeConfig};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -21,7 +20,7 @@ pub fn run_pool(
     h: Handler,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
-    super::mp::pool_listener(&l)?;
+    pool_listener(&l)?;
     let h = Arc::new(h);
     let l = Arc::new(l);
     let mut joins = Vec::new();
@@ -33,7 +32,7 @@ pub fn run_pool(
                 .stack_size(256 * 1024)
                 .spawn(move || {
                     let _ = pin(&cores);
-                    accept_loop(&h, &l)
+                    pool_member(&h, &l)
                 })?,
         );
     }
@@ -50,31 +49,27 @@ pub fn run_spawn(
     h: Handler,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
+    pool_listener(&l)?;
     announce()?;
     let h = Arc::new(h);
     let mut joins: Vec<std::thread::JoinHandle<()>> = Vec::new();
-    while !stop_requested() {
-        joins.retain(|j| !j.is_finished());
-        if !wait_readable(&l, 100) {
-            continue;
-        }
-        match l.accept() {
-            Ok((s, _)) => {
-                let (h, cores) = (h.clone(), cfg.cores.clone());
-                match std::thread::Builder::new()
+    accept_until_stop(
+        &l,
+        &mut joins,
+        |joins| joins.retain(|j| !j.is_finished()),
+        |joins, s| {
+            let (h, cores) = (h.clone(), cfg.cores.clone());
+            joins.push(
+                std::thread::Builder::new()
                     .stack_size(256 * 1024)
                     .spawn(move || {
                         let _ = pin(&cores);
                         serve_conn(&h, s)
-                    }) {
-                    Ok(j) => joins.push(j),
-                    Err(e) => accept_backoff(&e),
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => accept_backoff(&e),
-        }
-    }
+                    })?,
+            );
+            Ok(())
+        },
+    );
     for j in joins {
         let _ = j.join();
     }

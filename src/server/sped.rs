@@ -1,19 +1,23 @@
 //! `sped`: one thread, epoll (edge-triggered), non-blocking sockets, a state machine per
-//! connection. Bodies come from the mapped-file cache, so a non-resident page blocks the whole
-//! loop — faithful to SPED. With [`Helpers`] (amped/amted) each chunk's residency is checked
-//! with mincore() first and a non-resident chunk is handed to a helper instead.
+//! connection ([`State`]). The loop runs every handler step itself, so a translation miss (a
+//! path lookup) or a non-resident page blocks the whole loop — faithful to SPED. With
+//! [`Helpers`] (amped/amted) the two blocking steps go to a helper instead: a translation
+//! miss is looked up by a helper, and each chunk's residency is checked with mincore() first,
+//! a non-resident chunk paged in by a helper.
 //!
 //! ```text
-//!  epoll_wait ─▶ listener: accept all ─▶ conn: read all → handle* → send queue in order
-//!            └▶ helper socket: job done → resume that conn's send
+//!  epoll_wait ─▶ listener: accept all
+//!            ├▶ conn: read all → parse → translate ─hit─▶ header+body → send queue in order
+//!            │                             └─miss─▶ lookup here (sped) | helper (amped/amted)
+//!            └▶ helper socket: job done → resume that conn (answer / send on)
 //! ```
 
-use super::amped::Helpers;
-use super::handler::{Handler, Outgoing, Step};
-use super::{accept_backoff, ServeConfig};
+use super::accept::{accept, ConnMode};
+use super::handler::{Handler, Miss, Outgoing, Parse, Request, Response, Session, Translation};
+use super::helpers::{Helpers, Job, Reply};
+use super::ServeConfig;
 use crate::sys::signals::stop_requested;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
-use nix::sys::socket::{accept4, SockFlag};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -28,135 +32,260 @@ const CONN_BASE: u64 = 1 << 32;
 /// How long a closing connection may keep sending us bytes we discard.
 const LINGER: Duration = Duration::from_secs(2);
 
-struct Conn {
-    s: TcpStream,
-    inbuf: Vec<u8>,
-    out: VecDeque<Outgoing>,
-    /// No further requests are parsed (an error or `Connection: close` was queued).
-    closing: bool,
-    /// A helper job for this connection's next chunk is outstanding.
-    waiting: bool,
-    eof: bool,
-    /// The last event carried EPOLLRDHUP/EPOLLHUP: the peer's FIN is pending, read to EOF.
-    peer_closed: bool,
-    draining: Option<Instant>,
-    /// A send hit EAGAIN: the caller must watch EPOLLOUT (registered lazily, which saves
-    /// the extra wake-up EPOLLOUT would cause on every new connection).
-    blocked_write: bool,
-    out_registered: bool,
-}
-
 const IN_FLAGS: EpollFlags = EpollFlags::EPOLLIN
     .union(EpollFlags::EPOLLRDHUP)
     .union(EpollFlags::EPOLLET);
 
-/// Drives a connection and registers EPOLLOUT when it first needs it; false → close.
-fn step(ep: &Epoll, c: &mut Conn, h: &Handler, helpers: &mut Option<Helpers>, id: u64) -> bool {
-    if !drive(c, h, helpers, id) {
-        return false;
-    }
-    if c.blocked_write && !c.out_registered {
-        c.out_registered = true;
-        let mut ev = EpollEvent::new(IN_FLAGS | EpollFlags::EPOLLOUT, id);
-        if ep.modify(&c.s, &mut ev).is_err() {
-            return false;
-        }
-    }
-    true
+/// Where a connection is in its life. At most one helper job per connection is outstanding.
+#[derive(Debug)]
+enum State {
+    /// Reading requests and answering them in order (pipelined answers queue in `out`).
+    Serving,
+    /// A helper looks up `miss` for `req` (a translation-cache miss). Later requests wait
+    /// unparsed in `inbuf`; answers queued before it still go out while their pages are
+    /// resident.
+    Translating { req: Request, miss: Miss },
+    /// A helper faults in the next chunk of the answer at the head of `out`; nothing else is
+    /// sent or parsed until it is back.
+    Paging,
+    /// Lingering close since the instant: write side shut, late input read and discarded
+    /// (so it cannot turn the close into a reset of the reply) until EOF or [`LINGER`].
+    Lingering(Instant),
 }
 
-/// Advances one connection; false when it should be closed.
-fn drive(c: &mut Conn, h: &Handler, helpers: &mut Option<Helpers>, id: u64) -> bool {
-    let mut tmp = [0u8; 16384];
-    if !c.closing || c.draining.is_some() {
+/// What is known of the peer's side of the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    Open,
+    /// EPOLLRDHUP/EPOLLHUP came: the FIN is pending, so read on to EOF even after a short read.
+    FinPending,
+    /// A read returned 0.
+    Eof,
+}
+
+struct Conn {
+    s: TcpStream,
+    sess: Session,
+    state: State,
+    input: Input,
+    inbuf: Vec<u8>,
+    out: VecDeque<Outgoing>,
+    /// EPOLLOUT is in the registration: added when a send first hits EAGAIN, which saves the
+    /// extra wake-up EPOLLOUT would cause on every new connection.
+    watching_out: bool,
+}
+
+impl Conn {
+    fn new(s: TcpStream) -> Conn {
+        Conn {
+            s,
+            sess: Session::new(),
+            state: State::Serving,
+            input: Input::Open,
+            inbuf: Vec::new(),
+            out: VecDeque::new(),
+            watching_out: false,
+        }
+    }
+
+    /// The last request of this connection (an error or `Connection: close`) is queued or
+    /// being translated: nothing after it is parsed.
+    fn last_request_seen(&self) -> bool {
+        match &self.state {
+            State::Translating { req, .. } => !req.keep_alive,
+            _ => self.out.back().is_some_and(|o| !o.resp.keep_alive),
+        }
+    }
+
+    fn queue(&mut self, resp: Response) {
+        if resp.is_error() {
+            // The connection ends with this answer; what the client sent after is dropped.
+            self.inbuf.clear();
+        }
+        self.out.push_back(Outgoing::new(resp));
+    }
+
+    /// Reads what the socket holds (discarding it while lingering); false on an error.
+    fn read_input(&mut self) -> bool {
+        let discard = matches!(self.state, State::Lingering(_));
+        let mut tmp = [0u8; 16384];
         loop {
-            match c.s.read(&mut tmp) {
+            match self.s.read(&mut tmp) {
                 Ok(0) => {
-                    c.eof = true;
-                    break;
+                    self.input = Input::Eof;
+                    return true;
                 }
                 Ok(n) => {
-                    if c.draining.is_none() {
-                        c.inbuf.extend_from_slice(&tmp[..n])
+                    if !discard {
+                        self.inbuf.extend_from_slice(&tmp[..n])
                     }
-                    if n < tmp.len() && !c.peer_closed {
+                    if n < tmp.len() && self.input != Input::FinPending {
                         // A short read drained the socket; bytes arriving later raise a new
                         // edge. Saves the read that would only return EAGAIN (as nginx does).
-                        break;
+                        return true;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return false,
             }
         }
     }
-    if let Some(t) = c.draining {
-        return !c.eof && t.elapsed() < LINGER;
-    }
-    while !c.closing {
-        match h.handle(&c.inbuf) {
-            Step::Incomplete => break,
-            Step::Done { consumed, resp } => {
-                c.inbuf.drain(..consumed.min(c.inbuf.len()));
-                c.closing = !resp.keep_alive;
-                c.out.push_back(Outgoing::new(resp));
-            }
-        }
-    }
-    while !c.waiting {
-        let Some(o) = c.out.front_mut() else { break };
-        let mut limit = usize::MAX;
-        if let Some(hp) = helpers.as_mut() {
-            if let Some((mf, off, len)) = o.next_chunk(CHUNK) {
-                if !mf.map.resident(off, len).unwrap_or(true)
-                    && hp.submit(id, &mf.path, off, len).is_ok()
-                {
-                    h.counters.helper_jobs.fetch_add(1, Ordering::Relaxed);
-                    c.waiting = true;
-                    break;
-                }
-                limit = off + len;
-            }
-        }
-        match o.send_upto(&mut c.s, limit) {
-            Ok(true) => {
-                c.out.pop_front();
-            }
-            Ok(false) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                c.blocked_write = true;
-                break;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
-    if c.out.is_empty() && c.closing {
-        if c.inbuf.is_empty() {
-            // Everything the client sent was consumed (a plain `Connection: close`): close
-            // at once; nothing unread can turn the close into a reset of the reply.
+}
+
+/// The event loop's own state: what every connection's steps need.
+struct Loop<'a> {
+    ep: Epoll,
+    h: &'a Handler,
+    helpers: Option<Helpers>,
+}
+
+impl Loop<'_> {
+    /// Advances one connection as far as it goes without blocking; false → close it.
+    fn drive(&mut self, c: &mut Conn, id: u64) -> bool {
+        let lingering = matches!(c.state, State::Lingering(_));
+        if (lingering || !c.last_request_seen()) && !c.read_input() {
             return false;
         }
-        // Lingering close: stop sending, discard late input so it cannot reset the reply.
-        let _ = c.s.shutdown(Shutdown::Write);
-        c.draining = Some(Instant::now());
-        return drive(c, h, helpers, id);
+        if let State::Lingering(since) = c.state {
+            return c.input != Input::Eof && since.elapsed() < LINGER;
+        }
+        self.parse_requests(c, id);
+        match self.send_answers(c, id) {
+            Err(_) => false,
+            Ok(true) => {
+                if c.inbuf.is_empty() {
+                    // Everything the client sent was consumed (a plain `Connection: close`):
+                    // close at once; nothing unread can turn the close into a reset.
+                    return false;
+                }
+                let _ = c.s.shutdown(Shutdown::Write);
+                c.state = State::Lingering(Instant::now());
+                self.drive(c, id)
+            }
+            Ok(false) => {
+                !(c.input == Input::Eof && c.out.is_empty() && matches!(c.state, State::Serving))
+            }
+        }
     }
-    !(c.eof && c.out.is_empty())
+
+    /// Parse and translate every complete request in `inbuf`, queueing their answers; a
+    /// translation miss goes to a helper when there are helpers (and parsing pauses).
+    fn parse_requests(&mut self, c: &mut Conn, id: u64) {
+        let h = self.h;
+        while matches!(c.state, State::Serving) && !c.last_request_seen() {
+            let req = match h.parse(&mut c.sess, &c.inbuf) {
+                Parse::Incomplete => return,
+                Parse::Invalid(status) => return c.queue(h.error(status)),
+                Parse::Request(r) => r,
+            };
+            c.inbuf.drain(..req.consumed.min(c.inbuf.len()));
+            match h.translate(&req) {
+                Err(status) => c.queue(h.error(status)),
+                Ok(Translation::Hit(file)) => c.queue(h.respond(&req, &file)),
+                Ok(Translation::Miss(miss)) => {
+                    if let Some(hp) = self.helpers.as_mut() {
+                        if hp.submit(id, Job::Translate { rel: miss.rel() }).is_ok() {
+                            h.counters.helper_jobs.fetch_add(1, Ordering::Relaxed);
+                            h.counters.translate_jobs.fetch_add(1, Ordering::Relaxed);
+                            c.state = State::Translating { req, miss };
+                            return;
+                        }
+                    }
+                    // SPED, or no helper could take the job: look it up here (may block).
+                    let found = h.lookup(&miss);
+                    c.queue(h.answer(&req, h.translated(miss, found)));
+                }
+            }
+        }
+    }
+
+    /// Sends queued answers in order; `Ok(true)` once the answer that closes the connection
+    /// is out. A non-resident chunk goes to a helper first (amped/amted).
+    fn send_answers(&mut self, c: &mut Conn, id: u64) -> io::Result<bool> {
+        while !matches!(c.state, State::Paging) {
+            let Some(o) = c.out.front_mut() else {
+                break;
+            };
+            let mut limit = usize::MAX;
+            if let Some(hp) = self.helpers.as_mut() {
+                if let Some((mf, off, len)) = o.next_chunk(CHUNK) {
+                    if !mf.map.resident(off, len).unwrap_or(true) {
+                        if matches!(c.state, State::Translating { .. }) {
+                            // One job at a time: this chunk is paged once the lookup is back.
+                            break;
+                        }
+                        if hp
+                            .submit(
+                                id,
+                                Job::Page {
+                                    rel: &mf.rel,
+                                    off,
+                                    len,
+                                },
+                            )
+                            .is_ok()
+                        {
+                            self.h.counters.helper_jobs.fetch_add(1, Ordering::Relaxed);
+                            c.state = State::Paging;
+                            break;
+                        }
+                    }
+                    limit = off + len;
+                }
+            }
+            match o.send_upto(&mut c.s, limit) {
+                Ok(true) => {
+                    let sent = c.out.pop_front().expect("the front answer");
+                    if !sent.resp.keep_alive {
+                        return Ok(true);
+                    }
+                }
+                Ok(false) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !c.watching_out {
+                        c.watching_out = true;
+                        let mut ev = EpollEvent::new(IN_FLAGS | EpollFlags::EPOLLOUT, id);
+                        self.ep.modify(&c.s, &mut ev)?;
+                    }
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
+    /// A helper finished this connection's job: answer the translated request, or send on.
+    fn helper_done(&mut self, c: &mut Conn, reply: Reply) {
+        let h = self.h;
+        match std::mem::replace(&mut c.state, State::Serving) {
+            State::Translating { req, miss } => {
+                let found = match reply {
+                    Reply::Translated(found) => found,
+                    // Not the lookup's answer (cannot happen): look it up here.
+                    Reply::Paged => h.lookup(&miss),
+                };
+                c.queue(h.answer(&req, h.translated(miss, found)));
+            }
+            State::Paging => {}
+            other => c.state = other,
+        }
+    }
 }
 
 pub fn run(
     _cfg: &ServeConfig,
     l: TcpListener,
     h: Handler,
-    mut helpers: Option<Helpers>,
+    helpers: Option<Helpers>,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
     let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     ep.add(&l, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
     if let Some(hp) = &helpers {
-        for (i, s) in hp.socks.iter().enumerate() {
+        for (i, s) in hp.socks().iter().enumerate() {
             ep.add(
                 s,
                 EpollEvent::new(EpollFlags::EPOLLIN, HELPER_BASE + i as u64),
@@ -164,13 +293,14 @@ pub fn run(
         }
     }
     announce()?;
+    let mut lp = Loop { ep, h: &h, helpers };
     let mut conns: HashMap<u64, Conn> = HashMap::new();
     let mut next_id = CONN_BASE;
     let mut events = vec![EpollEvent::empty(); 256];
     let mut done = Vec::new();
     let mut last_sweep = Instant::now();
     while !stop_requested() {
-        let n = match ep.wait(&mut events, 100u16) {
+        let n = match lp.ep.wait(&mut events, 100u16) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
@@ -178,80 +308,56 @@ pub fn run(
         for ev in &events[..n] {
             let tok = ev.data();
             if tok == LISTENER {
-                loop {
-                    // accept4(SOCK_NONBLOCK): no extra ioctl per connection.
-                    match accept4(&l, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC)
-                        .map(TcpStream::from)
-                        .map_err(io::Error::from)
-                    {
-                        Ok(s) => {
-                            let _ = s.set_nodelay(true);
-                            let id = next_id;
-                            next_id += 1;
-                            if ep.add(&s, EpollEvent::new(IN_FLAGS, id)).is_err() {
-                                continue;
-                            }
-                            let c = Conn {
-                                s,
-                                inbuf: Vec::new(),
-                                out: VecDeque::new(),
-                                closing: false,
-                                waiting: false,
-                                eof: false,
-                                peer_closed: false,
-                                draining: None,
-                                blocked_write: false,
-                                out_registered: false,
-                            };
-                            // Not read yet: the request rarely arrives with the handshake;
-                            // the edge-triggered registration reports it when it does.
-                            conns.insert(id, c);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            // EMFILE: the pending connection stays queued; back off, serve on.
-                            accept_backoff(&e);
-                            break;
-                        }
+                while let Some(s) = accept(&l, ConnMode::NonBlocking) {
+                    let _ = s.set_nodelay(true);
+                    let id = next_id;
+                    next_id += 1;
+                    if lp.ep.add(&s, EpollEvent::new(IN_FLAGS, id)).is_ok() {
+                        // Not read yet: the request rarely arrives with the handshake; the
+                        // edge-triggered registration reports it when it does.
+                        conns.insert(id, Conn::new(s));
                     }
                 }
             } else if tok < CONN_BASE {
-                let i = (tok - HELPER_BASE) as usize;
-                done.clear();
-                if let Some(hp) = helpers.as_mut() {
-                    hp.completions(i, &mut done);
+                if let Some(hp) = lp.helpers.as_mut() {
+                    hp.completions((tok - HELPER_BASE) as usize, &mut done);
                 }
-                for id in std::mem::take(&mut done) {
-                    if let Some(c) = conns.get_mut(&id) {
-                        c.waiting = false;
-                        if !step(&ep, c, &h, &mut helpers, id) {
-                            conns.remove(&id);
+                for d in done.drain(..) {
+                    if let Some(c) = conns.get_mut(&d.conn) {
+                        lp.helper_done(c, d.reply);
+                        if !lp.drive(c, d.conn) {
+                            conns.remove(&d.conn);
                         }
                     }
                 }
             } else if let Some(c) = conns.get_mut(&tok) {
-                c.peer_closed |= ev
-                    .events()
-                    .intersects(EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP);
-                if !step(&ep, c, &h, &mut helpers, tok) {
+                let hup = EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP;
+                if ev.events().intersects(hup) && c.input == Input::Open {
+                    c.input = Input::FinPending;
+                }
+                if !lp.drive(c, tok) {
                     conns.remove(&tok);
                 }
             }
         }
         if last_sweep.elapsed() > Duration::from_millis(500) {
             last_sweep = Instant::now();
-            conns.retain(|_, c| c.draining.map_or(true, |t| t.elapsed() < LINGER));
+            conns.retain(|_, c| match c.state {
+                State::Lingering(since) => since.elapsed() < LINGER,
+                _ => true,
+            });
         }
     }
     drop(conns);
-    if let Some(hp) = helpers {
+    if let Some(hp) = lp.helpers.take() {
         hp.stop();
     }
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     eprintln!(
-        "threadbench serve: requests={} helper_jobs={}",
-        h.counters.requests.load(Ordering::Relaxed),
-        h.counters.helper_jobs.load(Ordering::Relaxed)
+        "threadbench serve: requests={} helper_jobs={} translate_jobs={}",
+        count(&h.counters.requests),
+        count(&h.counters.helper_jobs),
+        count(&h.counters.translate_jobs)
     );
     Ok(())
 }

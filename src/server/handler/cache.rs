@@ -1,0 +1,141 @@
+//! The three caches of the Flash design, one per step:
+//!
+//! ```text
+//!  translate ─▶ PathCache    request path → FileEntry (docroot-relative path, length, mtime)
+//!  header    ─▶ HeaderCache  file → the cacheable part of its 200 head
+//!  body      ─▶ MapCache     file → whole-file mapping, LRU bounded by a byte budget
+//! ```
+//!
+//! Each is behind its own `parking_lot` mutex: uncontended in the single-threaded models,
+//! shared by the `mt` pools, private per process in `mp`. The docroot is assumed static while
+//! served (entries are never revalidated). Bounds on the path and header caches (entries) are
+//! the robustness work's; each cache's `insert` is the one place to enforce them.
+
+use super::docroot::FileMeta;
+use crate::sys::mmap::Mapping;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A translated file: what a translation-cache hit returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Relative to the docroot: what is opened, beneath it, every time.
+    pub rel: PathBuf,
+    pub meta: FileMeta,
+}
+
+impl FileEntry {
+    pub fn len(&self) -> usize {
+        self.meta.len as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.meta.len == 0
+    }
+}
+
+/// Pathname translation cache, keyed by the request's origin path.
+#[derive(Debug, Default)]
+pub struct PathCache(Mutex<HashMap<String, Arc<FileEntry>>>);
+
+impl PathCache {
+    pub fn get(&self, path: &str) -> Option<Arc<FileEntry>> {
+        self.0.lock().get(path).cloned()
+    }
+    pub fn insert(&self, path: String, e: Arc<FileEntry>) {
+        self.0.lock().insert(path, e);
+    }
+    pub fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Response header cache: per file, the head of a 200 minus `Date` and `Connection`.
+#[derive(Debug, Default)]
+pub struct HeaderCache(Mutex<HashMap<PathBuf, Arc<str>>>);
+
+impl HeaderCache {
+    /// The cached head of `rel`, built by `make` on a miss.
+    pub fn get_or_insert(&self, rel: &Path, make: impl FnOnce() -> String) -> Arc<str> {
+        let mut c = self.0.lock();
+        if let Some(h) = c.get(rel) {
+            return h.clone();
+        }
+        let h: Arc<str> = make().into();
+        c.insert(rel.to_owned(), h.clone());
+        h
+    }
+}
+
+/// A whole-file mapping and the file it came from (helpers fault its pages in by `rel`).
+#[derive(Debug)]
+pub struct MappedFile {
+    pub rel: PathBuf,
+    pub map: Mapping,
+}
+
+/// LRU of whole-file mappings bounded by a byte budget.
+#[derive(Debug)]
+pub struct MapCache {
+    budget: u64,
+    inner: Mutex<Lru>,
+}
+
+#[derive(Debug, Default)]
+struct Lru {
+    map: HashMap<PathBuf, (Arc<MappedFile>, u64)>,
+    bytes: u64,
+    tick: u64,
+}
+
+impl MapCache {
+    pub fn new(budget_bytes: u64) -> MapCache {
+        MapCache {
+            budget: budget_bytes,
+            inner: Mutex::new(Lru::default()),
+        }
+    }
+
+    /// The mapping of `rel`, marked as just used.
+    pub fn get(&self, rel: &Path) -> Option<Arc<MappedFile>> {
+        let mut c = self.inner.lock();
+        c.tick += 1;
+        let tick = c.tick;
+        let (m, t) = c.map.get_mut(rel)?;
+        *t = tick;
+        Some(m.clone())
+    }
+
+    /// Keeps `m` if it fits the budget at all, evicting the least recently used first.
+    pub fn insert(&self, m: Arc<MappedFile>) {
+        let len = m.map.bytes().len() as u64;
+        if len > self.budget {
+            return;
+        }
+        let mut c = self.inner.lock();
+        while c.bytes + len > self.budget {
+            let Some(old) = c
+                .map
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((om, _)) = c.map.remove(&old) {
+                c.bytes -= om.map.bytes().len() as u64;
+            }
+        }
+        c.tick += 1;
+        let tick = c.tick;
+        c.bytes += len;
+        if let Some((om, _)) = c.map.insert(m.rel.clone(), (m, tick)) {
+            // Two misses of one file raced (mt): count the replaced mapping out again.
+            c.bytes -= om.map.bytes().len() as u64;
+        }
+    }
+}

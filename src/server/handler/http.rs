@@ -1,0 +1,288 @@
+//! HTTP/1.x on the wire, without state: the request head parsed (httparse) into what the steps
+//! need, the target turned into a docroot-relative path, and response heads formatted. The
+//! steps in [`super`] call these; nothing here touches the file system or a cache.
+//!
+//! Framing and header rules that the robustness work tightens (RFC 9112) belong in
+//! [`parse_head`], the one parser every model's requests go through.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The methods served; the `Allow` value of a 405.
+pub const ALLOW: &str = "GET, HEAD";
+
+/// A complete request head, checked against the configured limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Bytes of the input the head took.
+    pub consumed: usize,
+    /// HEAD: answer with the head only.
+    pub head_only: bool,
+    /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    /// The request target as sent (origin or absolute form).
+    pub target: String,
+    /// What the client asked for: HTTP/1.1 keeps alive unless `Connection` says `close`,
+    /// HTTP/1.0 only when it says `keep-alive`.
+    pub wants_keep_alive: bool,
+}
+
+/// Case-insensitive substring test without allocating.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.len() >= needle.len()
+        && hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Parses the head at the start of `buf`: `Ok(None)` while it is incomplete (and within the
+/// limits), `Err(status)` for a request that cannot be served.
+pub fn parse_head(
+    buf: &[u8],
+    max_target_bytes: usize,
+    max_header_bytes: usize,
+) -> Result<Option<RequestHead>, u16> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    let consumed = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            let line_end = buf.iter().position(|&b| b == b'\n');
+            if line_end.unwrap_or(buf.len()) > max_target_bytes + 32 {
+                return Err(414);
+            }
+            if buf.len() > max_header_bytes {
+                return Err(431);
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(431),
+        Err(httparse::Error::Version) => return Err(505),
+        Err(_) => return Err(400),
+    };
+    if consumed > max_header_bytes {
+        return Err(431);
+    }
+    let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
+        return Err(400);
+    };
+    if target.len() > max_target_bytes {
+        return Err(414);
+    }
+    let head_only = match method {
+        "GET" => false,
+        "HEAD" => true,
+        _ => return Err(405),
+    };
+    // `Connection` values matched as substrings, as the first wave did (the robustness work
+    // parses them as a token list).
+    let says = |token: &[u8]| {
+        req.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+            .any(|h| contains_ignore_case(h.value, token))
+    };
+    let wants_keep_alive = match version {
+        1 => !says(b"close"),
+        _ => says(b"keep-alive"),
+    };
+    Ok(Some(RequestHead {
+        consumed,
+        head_only,
+        version,
+        target: target.to_owned(),
+        wants_keep_alive,
+    }))
+}
+
+/// The path part of a target: absolute form (`http://host/path`) reduced to its path, query
+/// and fragment cut off; 400 unless it starts with `/`. This is the translation cache's key.
+pub fn origin_path(target: &str) -> Result<&str, u16> {
+    let mut t = target;
+    for scheme in ["http://", "https://"] {
+        if t.len() >= scheme.len() && t[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            let rest = &t[scheme.len()..];
+            t = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+        }
+    }
+    if !t.starts_with('/') {
+        return Err(400);
+    }
+    Ok(t.split(['?', '#']).next().unwrap_or("/"))
+}
+
+/// Percent-decodes once; `None` on a malformed escape.
+fn percent_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// An origin path → the relative, `..`-free path opened beneath the docroot (decoded once; a
+/// directory means its `index.html`). 400 for a bad escape, NUL or non-UTF-8, 403 for `..`.
+/// Pure: no file-system access, so an event loop may run it.
+pub fn relative_path(path: &str) -> Result<PathBuf, u16> {
+    let decoded = percent_decode(path.as_bytes()).ok_or(400u16)?;
+    if decoded.contains(&0) {
+        return Err(400);
+    }
+    let decoded = String::from_utf8(decoded).map_err(|_| 400u16)?;
+    let mut rel = PathBuf::new();
+    for seg in decoded.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => return Err(403),
+            s => rel.push(s),
+        }
+    }
+    if decoded.ends_with('/') {
+        rel.push("index.html");
+    }
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(403);
+    }
+    Ok(rel)
+}
+
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        505 => "HTTP Version Not Supported",
+        _ => "Internal Server Error",
+    }
+}
+
+pub fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" | "htm" => "text/html",
+        "txt" => "text/plain",
+        "css" => "text/css",
+        "js" => "application/javascript",
+        "json" => "application/json",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The cacheable part of a 200 head (everything but `Date` and `Connection`).
+pub fn head_200(len: u64, content_type: &str, mtime_s: u64) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nServer: threadbench\r\nContent-Length: {}\r\nContent-Type: {}\r\nLast-Modified: {}\r\n",
+        len,
+        content_type,
+        http_date(mtime_s)
+    )
+}
+
+/// A complete error response (head and its short text body); it always closes.
+pub fn error_response(status: u16, date: &str) -> Vec<u8> {
+    let body = format!("{} {}\n", status, reason(status));
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nServer: threadbench\r\nDate: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n",
+        status,
+        reason(status),
+        date,
+        body.len()
+    );
+    if status == 405 {
+        head.push_str(&format!("Allow: {ALLOW}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut head = head.into_bytes();
+    head.extend_from_slice(body.as_bytes());
+    head
+}
+
+/// RFC 7231 IMF-fixdate of `secs` since the epoch.
+pub fn http_date(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let (h, m, s) = (rem / 3600, rem / 60 % 60, rem % 60);
+    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    // Civil-from-days (Howard Hinnant).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    let mn = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(mo - 1) as usize];
+    format!("{wd}, {d:02} {mn} {y} {h:02}:{m:02}:{s:02} GMT")
+}
+
+/// The `Date` value, formatted at most once a second.
+#[derive(Debug, Default)]
+pub struct DateClock(parking_lot::Mutex<(u64, String)>);
+
+impl DateClock {
+    pub fn now(&self) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut d = self.0.lock();
+        if d.0 != now || d.1.is_empty() {
+            *d = (now, http_date(now));
+        }
+        d.1.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_targets_and_dates() {
+        let h = parse_head(
+            b"GET /a HTTP/1.1\r\nConnection: Close\r\n\r\nrest",
+            64,
+            1024,
+        )
+        .expect("valid")
+        .expect("complete");
+        assert_eq!((h.consumed, h.head_only, h.version), (38, false, 1));
+        assert!(!h.wants_keep_alive);
+        let h = parse_head(
+            b"HEAD /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+            64,
+            1024,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(h.head_only && h.wants_keep_alive);
+        assert_eq!(parse_head(b"GET /a HTTP/1.1\r\n", 64, 1024), Ok(None));
+        assert_eq!(parse_head(b"PUT /a HTTP/1.1\r\n\r\n", 64, 1024), Err(405));
+        assert_eq!(origin_path("http://h/x/y?q#f"), Ok("/x/y"));
+        assert_eq!(origin_path("x"), Err(400));
+        assert_eq!(relative_path("/d/"), Ok(PathBuf::from("d/index.html")));
+        assert_eq!(relative_path("/a/%2e%2e/b"), Err(403));
+        assert_eq!(relative_path("/a%00"), Err(400));
+        assert_eq!(http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+}
