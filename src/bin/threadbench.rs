@@ -173,7 +173,7 @@ struct LoadArgs {
     target: String,
     /// Path to request (repeatable; each is fetched once first to learn its size and checksum,
     /// and must answer 200).
-    #[arg(long, default_value = "/", value_parser = parse_path)]
+    #[arg(long, default_value = "/", value_parser = threadbench::load::plan::check_path)]
     path: Vec<String>,
     /// Where the request paths come from: a workload (`single:<bytes>`, `specweb96:<dirs>`,
     /// `disk:<kib>:<count>`; its files are written into --docroot, which the server must
@@ -267,18 +267,6 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
-/// A request path: starts with `/`, no whitespace or control characters (it goes into the
-/// request line as is).
-fn parse_path(s: &str) -> Result<String, String> {
-    if !s.starts_with('/') {
-        return Err("must start with '/'".into());
-    }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain whitespace or control characters".into());
-    }
-    Ok(s.to_owned())
-}
-
 /// `--cores 0,1` / `0-1`, each CPU online and allowed (checked here, not as `EINVAL` from
 /// the pin).
 fn parse_cores(c: &str) -> Result<Vec<usize>> {
@@ -289,149 +277,33 @@ fn parse_cores(c: &str) -> Result<Vec<usize>> {
     Ok(cpus)
 }
 
-/// Descriptors a load process needs besides its connections (stdio, epoll per thread,
-/// probes, the allocator's and std's own).
-const LOAD_RESERVED_FDS: u64 = 64;
-
-/// Refuses `--conns` above what RLIMIT_NOFILE allows, after raising the soft limit to the
-/// hard one; otherwise the connections over the limit fail one by one as connect errors.
-fn check_conns(conns: usize) -> Result<()> {
-    let lim = threadbench::sys::limits::raise_nofile().context("reading RLIMIT_NOFILE")?;
-    let max = lim.soft.saturating_sub(LOAD_RESERVED_FDS);
-    if conns as u64 > max {
-        anyhow::bail!(
-            "--conns {conns} is over the descriptor limit: RLIMIT_NOFILE is {} (soft, raised to \
-             the hard limit {}), which leaves room for at most {max} connections; lower --conns \
-             or raise the hard limit (ulimit -Hn, /etc/security/limits.conf)",
-            lim.soft,
-            lim.hard
-        );
-    }
-    Ok(())
-}
-
-/// `3 s`, `1.5 s`.
-fn fmt_secs(d: std::time::Duration) -> String {
-    format!("{} s", (d.as_secs_f64() * 1e3).round() / 1e3)
-}
-
 fn run_load(a: LoadArgs) -> Result<()> {
-    use std::time::{Duration, Instant};
-    use threadbench::load::{self, ConnMode, LoadSpec};
-    let started = Instant::now();
-    // Input first, before any file is written or connection opened.
-    let addrs = load::resolve_target(&a.target, a.allow_remote)
-        .with_context(|| format!("--target {}", a.target))?;
+    use threadbench::load::{self, plan::LoadPlan, ConnMode};
     let cores = match &a.cores {
         Some(c) => parse_cores(c)?,
         None => Vec::new(),
     };
-    check_conns(a.conns)?;
-    let mut duration = a.duration;
-    if a.requests.is_none() && duration.is_none() {
-        duration = Some(Duration::from_secs(5));
-        eprintln!("threadbench: no --duration or --requests given: running for 5 s");
-    }
-    let deadline = a.deadline.unwrap_or_else(|| {
-        duration.map_or(Duration::from_secs(60), |d| d + Duration::from_secs(10))
-    });
-    if let (Some(d), Some(_)) = (duration, a.deadline) {
-        if deadline < d {
-            anyhow::bail!(
-                "--deadline {} is shorter than --duration {}",
-                fmt_secs(deadline),
-                fmt_secs(d)
-            );
-        }
-    }
-    // Everything from here on, probes included, ends by the deadline.
-    let end = started + deadline;
-    let mut paths = a.path.clone();
-    if let Some(f) = &a.paths_from {
-        let is_workload = ["single:", "specweb96:", "disk:"]
-            .iter()
-            .any(|p| f.starts_with(p));
-        if is_workload {
-            let dir = a
-                .docroot
-                .as_ref()
-                .context("--paths-from <workload> needs --docroot DIR (the server's docroot)")?;
-            let root = load::workload::TempDocroot::keep_at(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
-            let w =
-                load::workload::from_spec(f, root).with_context(|| format!("generating {f}"))?;
-            paths = w
-                .sequence
-                .iter()
-                .map(|&i| w.files[i as usize].path.clone())
-                .collect();
-            eprintln!(
-                "threadbench: wrote {} files of {f} into {}",
-                w.files.len(),
-                dir.display()
-            );
+    let plan = LoadPlan {
+        target: a.target,
+        paths: a.path,
+        paths_from: a.paths_from,
+        docroot: a.docroot,
+        conns: a.conns,
+        duration: a.duration,
+        requests: a.requests,
+        deadline: a.deadline,
+        rate: a.rate,
+        mode: if a.close {
+            ConnMode::Close
         } else {
-            let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
-            paths = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(|l| parse_path(l).map_err(|e| anyhow::anyhow!("{f}: path {l:?} {e}")))
-                .collect::<Result<_>>()?;
-            if paths.is_empty() {
-                anyhow::bail!("{f} lists no paths");
-            }
-        }
-    }
-    let left = || end.saturating_duration_since(Instant::now());
-    let target = load::pick_reachable(&addrs, left().min(Duration::from_secs(1)));
-    let mut uniq: Vec<String> = paths.clone();
-    uniq.sort();
-    uniq.dedup();
-    let mut expected = Vec::new();
-    for p in &uniq {
-        let budget = left().min(PROBE_TIMEOUT);
-        let bound = if budget < PROBE_TIMEOUT {
-            format!(" (bounded by --deadline {})", fmt_secs(deadline))
-        } else {
-            String::new()
-        };
-        if budget.is_zero() {
-            anyhow::bail!(
-                "probing {target}: --deadline {} passed before GET {p}",
-                fmt_secs(deadline)
-            );
-        }
-        expected.push(
-            load::probe(target, p, budget).with_context(|| format!("probing {target}{bound}"))?,
-        );
-    }
-    let sequence = paths
-        .iter()
-        .map(|p| uniq.binary_search(p).expect("path listed") as u32)
-        .collect();
-    let mut spec = LoadSpec::new(target, expected);
-    spec.sequence = std::sync::Arc::new(sequence);
-    spec.conns = a.conns;
-    spec.mode = if a.close {
-        ConnMode::Close
-    } else {
-        ConnMode::KeepAlive
+            ConnMode::KeepAlive
+        },
+        cores,
+        checksum_every: a.checksum_every,
+        allow_remote: a.allow_remote,
     };
-    spec.requests = a.requests;
-    spec.duration = duration;
-    spec.deadline = left();
-    if spec.deadline.is_zero() {
-        anyhow::bail!(
-            "--deadline {} passed while probing {target}",
-            fmt_secs(deadline)
-        );
-    }
-    spec.rate = a.rate;
-    spec.cores = cores;
-    spec.checksum_every = a.checksum_every.max(1);
-    spec.allow_remote = a.allow_remote;
-    let report = load::run(&spec).with_context(|| format!("loading {target}"))?;
+    let spec = plan.spec()?;
+    let report = load::run(&spec).with_context(|| format!("loading {}", spec.addr))?;
     if a.json {
         println!("{}", serde_json::to_string(&report.json())?);
         if let Some((asked, got)) = report.rate_shortfall {
@@ -442,9 +314,6 @@ fn run_load(a: LoadArgs) -> Result<()> {
     }
     Ok(())
 }
-
-/// How long one probe may take at most (less when the --deadline is nearer).
-const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {

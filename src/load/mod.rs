@@ -23,6 +23,7 @@
 //! It does not measure: DNS, TLS, HTTP pipelining, or request bodies.
 
 pub mod engine;
+pub mod plan;
 pub mod validate;
 pub mod workload;
 
