@@ -130,3 +130,80 @@ fn raise_nofile_reaches_hard_limit() {
     let l = threadbench::sys::limits::raise_nofile().unwrap();
     assert_eq!(l.soft, l.hard);
 }
+
+/// The server's own layering, by a scan of its sources: the models (`mp`, `mt`, `sped`,
+/// `amped`) sit on `blocking`, `helpers` and `accept`, which sit on `handler`; nothing points
+/// back up, `sped` does not know `amped`, and no server file holds `unsafe` (that is `sys`'s).
+#[test]
+fn server_modules_point_down_only() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/server");
+    // Non-comment source up to the unit tests (which may `use super::*`).
+    let read = |rel: &str| -> String {
+        let text = std::fs::read_to_string(root.join(rel))
+            .unwrap_or_else(|e| panic!("reading src/server/{rel}: {e}"));
+        let text = text.split("#[cfg(test)]").next().unwrap_or("");
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // The identifiers of every `use super::…;` / `use crate::server::…;` statement.
+    let imported = |src: &str| -> Vec<String> {
+        let mut ids = Vec::new();
+        for stmt in src.split("use ").skip(1) {
+            let stmt = stmt.split(';').next().unwrap_or("");
+            if stmt.starts_with("super::") || stmt.starts_with("crate::server::") {
+                ids.extend(
+                    stmt.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .filter(|w| !w.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+        }
+        ids
+    };
+    let mut files = vec![];
+    for dir in ["", "handler/"] {
+        for e in std::fs::read_dir(root.join(dir)).expect("listing src/server") {
+            let name = e.expect("entry").file_name().into_string().expect("utf-8");
+            if name.ends_with(".rs") {
+                files.push(format!("{dir}{name}"));
+            }
+        }
+    }
+    assert!(files.len() >= 12, "{files:?}");
+    let models = ["mp", "mt", "sped", "amped"];
+    for f in &files {
+        let src = read(f);
+        assert!(!src.contains("unsafe"), "src/server/{f} holds unsafe code");
+        if let Some(inner) = f.strip_prefix("handler/") {
+            // The steps know nothing of who calls them.
+            assert!(
+                !src.contains("super::super") && !src.contains("crate::server"),
+                "src/server/{f} reaches above the handler"
+            );
+            if inner == "mod.rs" {
+                assert!(
+                    imported(&src).is_empty(),
+                    "handler/mod.rs imports from the server"
+                );
+            }
+            continue;
+        }
+        let below_models = ["accept.rs", "blocking.rs", "helpers.rs"];
+        let forbidden: &[&str] = match f.as_str() {
+            f if below_models.contains(&f) => &models,
+            "sped.rs" => &["amped", "mp", "mt"],
+            "mp.rs" => &["mt", "sped", "amped"],
+            "mt.rs" => &["mp", "sped", "amped"],
+            _ => &[],
+        };
+        let ids = imported(&src);
+        for m in forbidden {
+            assert!(
+                !ids.iter().any(|i| i == m),
+                "src/server/{f} imports {m}: an arrow up or across"
+            );
+        }
+    }
+}
