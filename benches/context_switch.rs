@@ -5,10 +5,11 @@
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
-use threadbench::blocks::ctx_switch::{switch_costs, PeerConfig, PingPong, Switch};
+use threadbench::blocks::ctx_switch::{PeerConfig, PingPong, Switch};
 use threadbench::harness::Suite;
 use threadbench::ids::Group;
-use threadbench::report::results::{SideRecord, CTX_SWITCH_JSON};
+use threadbench::report::results::CTX_SWITCH_JSON;
+use threadbench::report::summaries;
 
 fn bench(group: &mut BenchmarkGroup<'_, WallTime>, id: BenchmarkId, s: Switch, cfg: PeerConfig) {
     let mut pair: Option<PingPong> = None;
@@ -48,12 +49,16 @@ fn main() {
                 peer_cpu: Some(core_b),
                 ws_kib: 0,
             };
-            eprintln!("ctx_switch_cross_core: main on CPU {core_a}, peer on CPU {core_b}");
+            eprintln!(
+                "{}: main on CPU {core_a}, peer on CPU {core_b}",
+                Group::CtxSwitchCrossCore
+            );
             let mut group = suite.group(&mut c, Group::CtxSwitchCrossCore);
             for s in Switch::ALL {
                 if s.same_core_only() {
                     eprintln!(
-                        "ctx_switch_cross_core: skipping {}: meaningful on one core only",
+                        "{}: skipping {}: meaningful on one core only",
+                        Group::CtxSwitchCrossCore,
                         s.name()
                     );
                     continue;
@@ -62,7 +67,10 @@ fn main() {
             }
             group.finish();
         }
-        _ => eprintln!("ctx_switch_cross_core: skipped: only one CPU is available"),
+        _ => eprintln!(
+            "{}: skipped: only one CPU is available",
+            Group::CtxSwitchCrossCore
+        ),
     }
 
     let mut group = suite.group(&mut c, Group::CtxSwitchWs);
@@ -77,54 +85,12 @@ fn main() {
     group.finish();
 
     if suite.measuring() {
-        report_switch_costs(&suite);
+        // Per-switch costs (round trip / 2, and minus pipe_self as lmbench does) from the
+        // medians criterion wrote in this run.
+        suite.save(
+            CTX_SWITCH_JSON,
+            summaries::switch_costs(&|id| suite.median_ns(id)),
+        );
     }
     suite.finish(c);
-}
-
-/// Prints per-switch costs (round trip / 2, and minus pipe_self as lmbench does) from the
-/// medians criterion wrote in this run, and merges them into target/threadbench/ctx_switch.json.
-fn report_switch_costs(suite: &Suite) {
-    let mut records = Vec::new();
-    for group in ["ctx_switch_same_core", "ctx_switch_cross_core"] {
-        let medians: Vec<(Switch, f64)> = Switch::ALL
-            .iter()
-            .filter_map(|&s| {
-                suite
-                    .median_ns(&format!("{group}/{}", s.name()))
-                    .map(|m| (s, m))
-            })
-            .collect();
-        if medians.is_empty() {
-            continue;
-        }
-        let find = |w: Switch| medians.iter().find(|(s, _)| *s == w).map(|m| m.1);
-        let (pipe_self, syscall) = (find(Switch::PipeSelf), find(Switch::Syscall));
-        eprintln!(
-            "{group}: baselines syscall {} ns, pipe_self {} ns (median per iteration)",
-            syscall.map_or("n/a".into(), |v| format!("{v:.0}")),
-            pipe_self.map_or("n/a".into(), |v| format!("{v:.0}")),
-        );
-        eprintln!(
-            "  {:<20} {:>14} {:>14} {:>24}",
-            "function", "round trip ns", "per switch ns", "per switch − pipe ns"
-        );
-        let costs = switch_costs(&medians, pipe_self);
-        for c in &costs {
-            eprintln!(
-                "  {:<20} {:>14.0} {:>14.0} {:>24}",
-                c.function,
-                c.round_trip_ns,
-                c.per_switch_ns,
-                c.per_switch_minus_pipe_ns
-                    .map_or("n/a".into(), |v| format!("{v:.0}"))
-            );
-        }
-        records.push(SideRecord::new(
-            group,
-            group,
-            serde_json::json!({ "syscall_ns": syscall, "pipe_self_ns": pipe_self, "costs": costs }),
-        ));
-    }
-    suite.save(CTX_SWITCH_JSON, records);
 }

@@ -14,7 +14,7 @@ use threadbench::ids::Group;
 /// Times `waiter` over N fds with k readable; prints why and skips when it cannot run here.
 fn bench_scan(
     group: &mut BenchmarkGroup<'_, WallTime>,
-    label: &str,
+    label: Group,
     param: u64,
     waiter: Waiter,
     n_fds: u64,
@@ -24,7 +24,7 @@ fn bench_scan(
     let mut scan = match setup {
         Ok(scan) => scan,
         Err(SetupError::Skip(why)) => {
-            eprintln!("{label}/{}/{param}: skipped: {why}", waiter.name());
+            eprintln!("{}: skipped: {why}", label.id(waiter.name(), Some(param)));
             return;
         }
         Err(SetupError::Io(e)) => panic!("setting up {} over {n_fds} fds: {e}", waiter.name()),
@@ -43,7 +43,7 @@ fn main() {
     let mut group = suite.group(&mut c, Group::EventScanFds);
     for n in suite.sweep(Group::EventScanFds) {
         for waiter in Waiter::ALL {
-            bench_scan(&mut group, "event_scan_fds", n, waiter, n, 1);
+            bench_scan(&mut group, Group::EventScanFds, n, waiter, n, 1);
         }
     }
     group.finish();
@@ -52,11 +52,14 @@ fn main() {
     let mut group = suite.group(&mut c, Group::EventScanActive);
     for k in suite.sweep(Group::EventScanActive) {
         if k > n_fds {
-            eprintln!("event_scan_active/*/{k}: skipped: k > event_scan_active_n_fds = {n_fds}");
+            eprintln!(
+                "{}/*/{k}: skipped: k > event_scan_active_n_fds = {n_fds}",
+                Group::EventScanActive
+            );
             continue;
         }
         for waiter in Waiter::ALL {
-            bench_scan(&mut group, "event_scan_active", k, waiter, n_fds, k);
+            bench_scan(&mut group, Group::EventScanActive, k, waiter, n_fds, k);
         }
     }
     group.finish();
@@ -66,7 +69,7 @@ fn main() {
         let pool = match FdPool::new(n as usize, 0) {
             Ok(pool) => pool,
             Err(e) => {
-                eprintln!("event_register/*/{n}: {e}");
+                eprintln!("{}/*/{n}: {e}", Group::EventRegister);
                 continue;
             }
         };
@@ -74,7 +77,10 @@ fn main() {
         // epoll_et registers exactly like epoll: only the flag differs.
         for waiter in [Waiter::Select, Waiter::Poll, Waiter::Epoll] {
             if let Some(why) = pool.select_blocker().filter(|_| waiter == Waiter::Select) {
-                eprintln!("event_register/select/{n}: skipped: {why}");
+                eprintln!(
+                    "{}: skipped: {why}",
+                    Group::EventRegister.id(waiter.name(), Some(n))
+                );
                 continue;
             }
             group.bench_function(BenchmarkId::new(waiter.name(), n), |b| {

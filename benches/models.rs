@@ -3,21 +3,15 @@
 //! it measured into `target/threadbench/models.json` (the report and findings follow).
 
 use criterion::{BenchmarkId, SamplingMode, Throughput};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use threadbench::blocks::models::{
-    crossover, ctx_switch_same_core, latency_hiding, toyshop, toyshop_runs, MatmulJob, Serving,
-    ShopModel, Split, WorkMode,
+    ctx_switch_same_core, latency_hiding, toyshop_runs, MatmulJob, Serving, ShopModel, Split,
+    WorkMode,
 };
 use threadbench::harness::Suite;
 use threadbench::ids::Group;
-use threadbench::report::findings::ToyshopFigures;
-use threadbench::report::results::{SideRecord, MODELS_JSON};
-
-/// Median of a few values (five runs: never empty).
-fn median(v: Vec<f64>) -> f64 {
-    threadbench::stats::median(&v).expect("runs")
-}
+use threadbench::report::results::MODELS_JSON;
+use threadbench::report::summaries;
 
 fn main() {
     let suite = Suite::start();
@@ -52,29 +46,11 @@ fn main() {
     group.finish();
     // The figures in units: median of a few runs outside criterion's timing, for the models
     // this run measures.
-    let mut toy = BTreeMap::new();
-    for model in ShopModel::ALL
+    let measured: Vec<ShopModel> = ShopModel::ALL
         .into_iter()
         .filter(|m| suite.measures(&Group::ModelsToyshop.id(m.name(), None)))
-    {
-        let runs: Vec<_> = (0..5)
-            .map(|_| toyshop(model, unit, mode).expect("toy shop"))
-            .collect();
-        let fig = ToyshopFigures {
-            total_units: median(runs.iter().map(|r| r.total_units()).collect()),
-            average_units: median(runs.iter().map(|r| r.average_units()).collect()),
-            virtual_total_units: median(runs.iter().map(|r| r.virtual_total_units()).collect()),
-            virtual_average_units: median(runs.iter().map(|r| r.virtual_average_units()).collect()),
-            work_mode: mode.name().into(),
-            unit_us: unit.as_micros() as u64,
-        };
-        let (lt, la) = model.lecture_answer();
-        eprintln!(
-            "models_toyshop/{}: total {:.1} units (lecture {lt}), average {:.1} (lecture {la:.1}); virtual {:.0}/{:.1}; work {}",
-            model.name(), fig.total_units, fig.average_units, fig.virtual_total_units, fig.virtual_average_units, mode.name()
-        );
-        toy.insert(model.name().to_string(), fig);
-    }
+        .collect();
+    let toy = summaries::toyshop_figures(&measured, unit, mode).expect("toy shop");
 
     // --- latency hiding: one iteration = one request, everything on the bench core
     suite.pin_to_bench_core();
@@ -83,7 +59,8 @@ fn main() {
     let ctx = ctx_switch_same_core(core, if suite.test_mode { 100 } else { 20_000 })
         .expect("pipe ping-pong");
     eprintln!(
-        "latency_hiding: t_ctx_switch (same core, pipe) = {:.2} µs",
+        "{}: t_ctx_switch (same core, pipe) = {:.2} µs",
+        Group::LatencyHiding,
         ctx.as_secs_f64() * 1e6
     );
     let mut group = suite.group(&mut c, Group::LatencyHiding);
@@ -133,40 +110,14 @@ fn main() {
         }
     }
     group.finish();
-    let mut records: Vec<SideRecord> = toy
-        .into_iter()
-        .map(|(model, fig)| {
-            SideRecord::new(
-                "models_toyshop",
-                &format!("models_toyshop/{model}"),
-                serde_json::to_value(fig).expect("toy shop figures"),
-            )
-        })
-        .collect();
-
-    // --- the latency-hiding crossover, from the medians criterion just wrote
-    let median = |f: &str, p: u64| suite.median_ns(&Group::LatencyHiding.id(f, Some(p)));
-    let points: Vec<(u64, f64, f64)> = suite
-        .sweep(Group::LatencyHiding)
-        .into_iter()
-        .filter_map(|p| Some((p, median("blocking", p)?, median("threads", p)?)))
-        .collect();
-    if !points.is_empty() {
-        let crossover = crossover(&points, threadbench::report::findings::NOISE);
-        eprintln!(
-            "latency_hiding: crossover {crossover:?} (2 · t_ctx = {:.2} µs)",
-            2.0 * ctx.as_secs_f64() * 1e6
-        );
-        records.push(SideRecord::new(
-            "latency_hiding",
-            "latency_hiding",
-            serde_json::json!({
-                "cores": cores,
-                "ctx_switch_ns": ctx.as_secs_f64() * 1e9,
-                "crossover_idle_us": crossover,
-            }),
-        ));
-    }
+    // --- the figures, and the latency-hiding crossover from the medians criterion just wrote
+    let mut records = summaries::toyshop_records(&toy);
+    records.extend(summaries::latency_crossover(
+        &suite.sweep(Group::LatencyHiding),
+        cores,
+        ctx,
+        &|id| suite.median_ns(id),
+    ));
     suite.save(MODELS_JSON, records);
     suite.finish(c);
 }

@@ -5,10 +5,11 @@
 //! N MiB of touched memory. See `threadbench::blocks::spawn`.
 
 use criterion::{BenchmarkId, Throughput};
-use threadbench::blocks::spawn::{slope, Creation, HeldMemory, Spawner};
+use threadbench::blocks::spawn::{Creation, HeldMemory, Spawner};
 use threadbench::harness::Suite;
 use threadbench::ids::Group;
-use threadbench::report::results::{SideRecord, SPAWN_RSS_JSON};
+use threadbench::report::results::SPAWN_RSS_JSON;
+use threadbench::report::summaries;
 
 fn main() {
     let suite = Suite::start();
@@ -29,9 +30,9 @@ fn main() {
                 // What the timed samples see: Spawner::run returns free heap first, too.
                 threadbench::sys::spawn::release_free_heap();
                 eprintln!(
-                    "spawn/{}: bench process at first sample: {}",
-                    creation.name(),
-                    memory_status()
+                    "{}: bench process at first sample: {}",
+                    Group::Spawn.id(creation.name(), None),
+                    summaries::memory_status()
                 );
             }
             b.iter_custom(|iters| spawner.run(iters).expect("create and reap").checked(iters))
@@ -53,7 +54,7 @@ fn main() {
         let held = match HeldMemory::touch(if suite.listing() { 0 } else { mib }) {
             Ok(h) => h,
             Err(reason) => {
-                eprintln!("spawn_rss: {reason}");
+                eprintln!("{}: {reason}", Group::SpawnRss);
                 continue;
             }
         };
@@ -68,68 +69,11 @@ fn main() {
     group.finish();
 
     if suite.measuring() {
-        report_rss_slopes(&suite, &sizes);
+        // Each function's cost per MiB held, from the medians criterion wrote in this run.
+        suite.save(
+            SPAWN_RSS_JSON,
+            summaries::rss_slopes(&sizes, &|id| suite.median_ns(id)),
+        );
     }
     suite.finish(c);
-}
-
-/// Prints (and merges into target/threadbench/spawn_rss.json) each function's cost per MiB
-/// held, from the medians criterion wrote in this run.
-fn report_rss_slopes(suite: &Suite, sizes: &[u64]) {
-    let thp =
-        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
-    let mut records = Vec::new();
-    for creation in Creation::RSS {
-        let points: Vec<(f64, f64)> = sizes
-            .iter()
-            .filter_map(|&mib| {
-                let id = Group::SpawnRss.id(creation.name(), Some(mib));
-                suite.median_ns(&id).map(|ns| (mib as f64, ns / 1000.0))
-            })
-            .collect();
-        if points.is_empty() {
-            continue; // not measured in this run: keep what an earlier run recorded
-        }
-        let s = slope(&points);
-        eprintln!(
-            "spawn_rss: {:<18} medians (MiB, µs) {:?}  slope {} µs/MiB",
-            creation.name(),
-            points
-                .iter()
-                .map(|(m, us)| (*m as u64, (us * 10.0).round() / 10.0))
-                .collect::<Vec<_>>(),
-            s.map_or("n/a".into(), |s| format!("{s:.3}"))
-        );
-        records.push(SideRecord::new(
-            "spawn_rss",
-            &format!("spawn_rss/{}", creation.name()),
-            serde_json::json!({
-                "median_us_by_mib": points,
-                "slope_us_per_mib": s,
-                "transparent_hugepage": thp.trim(),
-            }),
-        ));
-    }
-    suite.save(SPAWN_RSS_JSON, records);
-}
-
-/// RssAnon, VmPTE and the number of mappings of this process, from /proc/self.
-fn memory_status() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_else(|| "?".into())
-    };
-    let maps = std::fs::read_to_string("/proc/self/maps")
-        .map(|m| m.lines().count())
-        .unwrap_or(0);
-    format!(
-        "RssAnon {}, VmPTE {}, {maps} mappings, {} threads",
-        field("RssAnon:"),
-        field("VmPTE:"),
-        field("Threads:")
-    )
 }

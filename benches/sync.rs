@@ -80,7 +80,8 @@ fn main() {
 
     let oversubscribed = 2 * cpus.len();
     eprintln!(
-        "sync_critical_section: {oversubscribed} threads (2 x {} CPUs)",
+        "{}: {oversubscribed} threads (2 x {} CPUs)",
+        Group::SyncCriticalSection,
         cpus.len()
     );
     let mut group = suite.group(&mut c, Group::SyncCriticalSection);
@@ -105,7 +106,10 @@ fn main() {
     group.throughput(Throughput::Elements(1));
     for n in suite.sweep(Group::SyncFalseSharing) {
         if n as usize > MAX_FALSE_SHARING_THREADS {
-            eprintln!("sync_false_sharing/*/{n}: skipped: at most {MAX_FALSE_SHARING_THREADS}");
+            eprintln!(
+                "{}/*/{n}: skipped: at most {MAX_FALSE_SHARING_THREADS}",
+                Group::SyncFalseSharing
+            );
             continue;
         }
         for layout in Layout::ALL {

@@ -295,8 +295,6 @@ impl HeldMemory {
     }
 }
 
-pub use crate::stats::slope;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,14 +313,6 @@ mod tests {
         assert_eq!(s.run(3).unwrap().completed, 3);
         assert_eq!(s.run(4).unwrap().completed, 4);
         assert_eq!(s.pool.as_ref().unwrap().dispatched, 7);
-    }
-
-    #[test]
-    fn slope_of_a_line() {
-        let s = slope(&[(1.0, 3.0), (2.0, 5.0), (4.0, 9.0)]).unwrap();
-        assert!((s - 2.0).abs() < 1e-9);
-        assert_eq!(slope(&[(1.0, 1.0)]), None);
-        assert_eq!(slope(&[(1.0, 1.0), (1.0, 2.0)]), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod findings;
 pub mod html;
 pub mod results;
 pub mod server_results;
+pub mod summaries;
 
 use std::path::PathBuf;
 

@@ -145,8 +145,9 @@ pub struct PeerConfig {
 
 /// One mechanism of handing the token over, one file each: it starts its peer(s), makes one
 /// round trip at a time, and stops what it started. The peer checks every token against its
-/// own count; a dead peer is an error of the round trip, never a hang.
-pub trait Handoff {
+/// own count; a dead peer is an error of the round trip, never a hang. `Send`: a [`PingPong`]
+/// may be moved to another thread (tests bound a round trip in time that way).
+pub trait Handoff: Send {
     /// Starts the peer(s) where `config` says (a thread, a forked process, or nothing for
     /// the baselines).
     fn start(config: PeerConfig) -> io::Result<Self>
