@@ -1,5 +1,5 @@
 //! `sped`: one thread, epoll (edge-triggered), non-blocking sockets, a state machine per
-//! connection ([`State`]). The loop runs every handler step itself, so a translation miss (a
+//! connection (`State`). The loop runs every handler step itself, so a translation miss (a
 //! path lookup) or a non-resident page blocks the whole loop — faithful to SPED. With
 //! [`Helpers`] (amped/amted) the two blocking steps go to a helper instead: a translation
 //! miss is looked up by a helper, and each chunk's residency is checked with mincore() first,
