@@ -6,20 +6,13 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use threadbench::report::findings::{findings, findings_html, findings_markdown, Results, Verdict};
 use threadbench::report::results::{
-    criterion_written_since, Artefact, CriterionRecord, Machine, Paths, Provenance, SideRecord,
+    criterion_written_since, Artefact, CriterionRecord, Paths, Provenance, SideRecord,
 };
 use threadbench::report::server_results::ServerRecord;
 
 /// A run with a fixed id and start time.
 fn run(id: &str, started_at: u64) -> Provenance {
-    Provenance {
-        run_id: id.into(),
-        profile: "ci".into(),
-        git_commit: None,
-        git_dirty: None,
-        started_at,
-        machine: Machine::collect(),
-    }
+    Provenance::fixture(id, started_at, "ci")
 }
 
 /// A temp dir removed on drop (also when the test fails).

@@ -43,20 +43,9 @@ pub struct ServerRecord {
 /// `server.json`: the server groups' records with their runs' provenance.
 pub type ServerResults = Artefact<ServerRecord>;
 
-impl Keyed for ServerRecord {
-    fn key(&self) -> String {
-        super::results::bench_id(&self.group, &self.model, self.param)
-    }
-    fn group(&self) -> String {
-        self.group.clone()
-    }
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-    fn set_run_id(&mut self, run_id: &str) {
-        self.run_id = run_id.to_owned();
-    }
-}
+crate::keyed_record!(ServerRecord, |r| super::results::bench_id(
+    &r.group, &r.model, r.param
+));
 
 impl ServerRecord {
     /// The benchmark id this record belongs to (`server_conns/sped/64`).

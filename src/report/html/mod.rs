@@ -529,17 +529,10 @@ pub fn regenerate_or_warn(paths: &Paths) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{Machine, Throughput};
+    use crate::report::results::Throughput;
 
     fn run(id: &str, at: u64, profile: &str) -> Provenance {
-        Provenance {
-            run_id: id.into(),
-            profile: profile.into(),
-            git_commit: Some("0123456789abcdef".into()),
-            git_dirty: Some(false),
-            started_at: at,
-            machine: Machine::collect(),
-        }
+        Provenance::fixture(id, at, profile)
     }
 
     fn server(model: &str, p: u64, rps: f64, util: f64) -> ServerRecord {

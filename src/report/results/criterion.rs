@@ -1,7 +1,7 @@
 //! Criterion's own results, read back: `<id>/new/{benchmark,estimates}.json` of the
 //! benchmarks a run measured, as [`CriterionRecord`]s for `criterion.json`.
 
-use super::{sort_key, Keyed};
+use super::sort_key;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -30,20 +30,7 @@ pub struct CriterionRecord {
     pub run_id: String,
 }
 
-impl Keyed for CriterionRecord {
-    fn key(&self) -> String {
-        self.id.clone()
-    }
-    fn group(&self) -> String {
-        self.group.clone()
-    }
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-    fn set_run_id(&mut self, run_id: &str) {
-        self.run_id = run_id.to_owned();
-    }
-}
+crate::keyed_record!(CriterionRecord, |r| r.id.clone());
 
 #[derive(Deserialize)]
 struct BenchmarkJson {

@@ -79,6 +79,29 @@ pub trait Keyed {
     fn set_run_id(&mut self, run_id: &str);
 }
 
+/// Implements [`Keyed`] for a record with `group: String` and `run_id: String` fields; the key
+/// is the expression given for `self`.
+#[macro_export]
+macro_rules! keyed_record {
+    ($t:ty, |$r:ident| $key:expr) => {
+        impl $crate::report::results::Keyed for $t {
+            fn key(&self) -> String {
+                let $r = self;
+                $key
+            }
+            fn group(&self) -> String {
+                self.group.clone()
+            }
+            fn run_id(&self) -> &str {
+                &self.run_id
+            }
+            fn set_run_id(&mut self, run_id: &str) {
+                self.run_id = run_id.to_owned();
+            }
+        }
+    };
+}
+
 /// One artefact file: the runs its records came from, and the records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(serialize = "T: Serialize", deserialize = "T: DeserializeOwned"))]
@@ -248,20 +271,7 @@ impl SideRecord {
     }
 }
 
-impl Keyed for SideRecord {
-    fn key(&self) -> String {
-        self.key.clone()
-    }
-    fn group(&self) -> String {
-        self.group.clone()
-    }
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-    fn set_run_id(&mut self, run_id: &str) {
-        self.run_id = run_id.to_owned();
-    }
-}
+crate::keyed_record!(SideRecord, |r| r.key.clone());
 
 /// The artefact file names.
 pub const CRITERION_JSON: &str = "criterion.json";
@@ -335,14 +345,7 @@ mod tests {
     use std::time::SystemTime;
 
     fn run(id: &str, at: u64, profile: &str) -> Provenance {
-        Provenance {
-            run_id: id.into(),
-            profile: profile.into(),
-            git_commit: Some("abcdef0123".into()),
-            git_dirty: Some(false),
-            started_at: at,
-            machine: Machine::collect(),
-        }
+        Provenance::fixture(id, at, profile)
     }
 
     fn side(group: &str, key: &str, v: f64) -> SideRecord {

@@ -132,6 +132,18 @@ impl Provenance {
         }
     }
 
+    /// A run with a fixed id and start time on this machine (tests and fixtures).
+    pub fn fixture(run_id: &str, started_at: u64, profile: &str) -> Provenance {
+        Provenance {
+            run_id: run_id.into(),
+            profile: profile.into(),
+            git_commit: Some("0123456789abcdef".into()),
+            git_dirty: Some(false),
+            started_at,
+            machine: Machine::collect(),
+        }
+    }
+
     /// `2026-12-02 03:58 UTC`.
     pub fn started_utc(&self) -> String {
         format_utc(self.started_at)
