@@ -176,12 +176,12 @@ impl Loop<'_> {
         while matches!(c.state, State::Serving) && !c.last_request_seen() {
             let req = match h.parse(&mut c.sess, &c.inbuf) {
                 Parse::Incomplete => return,
-                Parse::Invalid(status) => return c.queue(h.error(status)),
+                Parse::Invalid(status) => return c.queue(h.reject(&c.inbuf, status)),
                 Parse::Request(r) => r,
             };
             c.inbuf.drain(..req.consumed.min(c.inbuf.len()));
             match h.translate(&req) {
-                Err(status) => c.queue(h.error(status)),
+                Err(status) => c.queue(h.answer(&req, Err(status))),
                 Ok(Translation::Hit(file)) => c.queue(h.respond(&req, &file)),
                 Ok(Translation::Miss(miss)) => {
                     if let Some(hp) = self.helpers.as_mut() {

@@ -194,8 +194,10 @@ pub fn head_200(len: u64, content_type: &str, mtime_s: u64) -> String {
     )
 }
 
-/// A complete error response (head and its short text body); it always closes.
-pub fn error_response(status: u16, date: &str) -> Vec<u8> {
+/// A complete error response (head and its short text body); it always closes. For a HEAD
+/// request (`head_only`) the head is the same (its `Content-Length` included, RFC 9110
+/// 9.3.2) and nothing follows it.
+pub fn error_response(status: u16, date: &str, head_only: bool) -> Vec<u8> {
     let body = format!("{} {}\n", status, reason(status));
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nServer: threadbench\r\nDate: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -209,7 +211,9 @@ pub fn error_response(status: u16, date: &str) -> Vec<u8> {
     }
     head.push_str("\r\n");
     let mut head = head.into_bytes();
-    head.extend_from_slice(body.as_bytes());
+    if !head_only {
+        head.extend_from_slice(body.as_bytes());
+    }
     head
 }
 

@@ -320,7 +320,7 @@ impl Handler {
         } else {
             match self.body(file) {
                 Ok(b) => Some(b),
-                Err(_) => return self.error(500),
+                Err(_) => return self.error(500, false),
             }
         };
         let head = self.header(req, file);
@@ -337,18 +337,25 @@ impl Handler {
     pub fn answer(&self, req: &Request, file: Result<Arc<FileEntry>, u16>) -> Response {
         match file {
             Ok(f) => self.respond(req, &f),
-            Err(status) => self.error(status),
+            Err(status) => self.error(status, req.head_only),
         }
     }
 
-    /// An error response (it closes the connection).
-    pub fn error(&self, status: u16) -> Response {
+    /// An error response (it closes the connection); a HEAD request's (`head_only`) carries
+    /// no body.
+    pub fn error(&self, status: u16, head_only: bool) -> Response {
         Response {
             status,
-            head: http::error_response(status, &self.date.now()),
+            head: http::error_response(status, &self.date.now(), head_only),
             body: None,
             keep_alive: false,
         }
+    }
+
+    /// The error response to input that [`Handler::parse`] found [`Parse::Invalid`]: the
+    /// request line may not parse, so a HEAD is recognised by its first bytes.
+    pub fn reject(&self, buf: &[u8], status: u16) -> Response {
+        self.error(status, buf.starts_with(b"HEAD "))
     }
 
     /// All steps in order on the start of `buf`, a miss looked up inline.
@@ -358,7 +365,7 @@ impl Handler {
             Parse::Invalid(status) => {
                 return Step::Done {
                     consumed: buf.len(),
-                    resp: self.error(status),
+                    resp: self.reject(buf, status),
                 }
             }
             Parse::Request(r) => r,

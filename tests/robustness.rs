@@ -1,0 +1,266 @@
+//! `threadbench serve` against clients that try to break it (issue 15), on every model: HEAD
+//! error answers carry no body; RFC 9112 framing (400 then close for what this server does not
+//! read); one spelling-independent, bounded pathname cache; a pipelining client that never
+//! reads; slowloris under a short header timeout; SIGTERM with a stalled reader.
+//!
+//! Every server is a guarded child stopped at the end of its test; every socket has a timeout.
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use threadbench::sys::process::ChildGuard;
+
+const MODELS: [&str; 7] = ["mp", "mp_fork", "mt", "mt_spawn", "sped", "amped", "amted"];
+
+/// A temporary directory (docroot, test profile) removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn docroot(tag: &str) -> TempDir {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("robustness-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("sub")).expect("creating docroot");
+    let bin: Vec<u8> = (0..1024u32).map(|i| (i * 7 + 3) as u8).collect();
+    std::fs::write(d.join("a.bin"), bin).expect("writing a.bin");
+    std::fs::write(d.join("index.html"), "<p>root</p>\n").expect("writing index");
+    std::fs::write(d.join("sub/index.html"), "<p>sub</p>\n").expect("writing sub index");
+    std::fs::write(d.join("b.txt"), "bee\n").expect("writing b.txt");
+    TempDir(d)
+}
+
+/// A profile file next to the docroot: `server` is the body of its `[server]` section.
+fn profile(root: &TempDir, server: &str) -> PathBuf {
+    let p = root.0.with_extension("toml");
+    std::fs::write(
+        &p,
+        format!("description = \"robustness test\"\n[server]\n{server}\n"),
+    )
+    .expect("writing the test profile");
+    p
+}
+
+struct Server {
+    guard: ChildGuard,
+    addr: SocketAddr,
+    model: &'static str,
+    /// The test profile, removed with the server.
+    profile: Option<PathBuf>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(p) = &self.profile {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn start(model: &'static str, root: &Path, profile: Option<PathBuf>, extra: &[&str]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_threadbench"));
+    match &profile {
+        Some(p) => cmd.arg("--profile").arg(p),
+        None => cmd.args(["--profile", "ci"]),
+    };
+    cmd.args(["serve", "--model", model, "--docroot"])
+        .arg(root)
+        .args(["--processes", "2", "--threads", "4", "--helpers", "2"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut guard = ChildGuard::spawn(&mut cmd).expect("spawning threadbench serve");
+    let out = guard
+        .child_mut()
+        .and_then(|c| c.stdout.take())
+        .expect("stdout");
+    let mut line = String::new();
+    BufReader::new(out)
+        .read_line(&mut line)
+        .expect("reading the listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{model}: unexpected first line {line:?}"))
+        .parse()
+        .expect("parsing the address");
+    Server {
+        guard,
+        addr,
+        model,
+        profile,
+    }
+}
+
+/// SIGTERM; the server must exit 0 within `within`, leaving no descendant. Returns stderr.
+fn stop_within(mut s: Server, within: Duration) -> String {
+    let pid = s.guard.pid().as_raw();
+    let tree = threadbench::procfs::descendants(pid);
+    let t0 = Instant::now();
+    s.guard.signal(Signal::SIGTERM).expect("SIGTERM");
+    let st = s
+        .guard
+        .wait_timeout(within + Duration::from_secs(2))
+        .expect("waiting for the server");
+    let took = t0.elapsed();
+    assert!(
+        matches!(st, Some(WaitStatus::Exited(_, 0))),
+        "{}: server did not exit 0 on SIGTERM: {st:?}",
+        s.model
+    );
+    assert!(
+        took <= within,
+        "{}: SIGTERM took {took:?} (bound {within:?})",
+        s.model
+    );
+    for p in tree {
+        assert!(
+            threadbench::procfs::state(p).is_none(),
+            "{}: process {p} of the server survived it",
+            s.model
+        );
+    }
+    let mut err = String::new();
+    if let Some(mut e) = s.guard.child_mut().and_then(|c| c.stderr.take()) {
+        let _ = e.read_to_string(&mut err);
+    }
+    err
+}
+
+fn stop(s: Server) -> String {
+    stop_within(s, Duration::from_secs(2))
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connecting");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    s.set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("write timeout");
+    s.set_nodelay(true).expect("nodelay");
+    s
+}
+
+/// Reads until EOF (a reset after the answer counts as EOF).
+fn read_to_eof(s: &mut TcpStream, what: &str) -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{what}: reading: {e}"),
+        }
+    }
+    data
+}
+
+/// Sends `req` (ignoring EPIPE: the server may answer an error before reading it all) and
+/// reads the answers to EOF.
+fn exchange(addr: SocketAddr, req: &[u8], what: &str) -> Vec<u8> {
+    let mut s = connect(addr);
+    let _ = s.write_all(req);
+    read_to_eof(&mut s, what)
+}
+
+/// One response head at the start of `data`: (status, lowercased head, its length).
+fn head_of(data: &[u8], what: &str) -> (u16, String, usize) {
+    let end = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| {
+            panic!(
+                "{what}: no complete head in {:?}",
+                String::from_utf8_lossy(data)
+            )
+        })
+        + 4;
+    let h = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+    let status = h
+        .strip_prefix("http/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("{what}: bad status line in {h:?}"));
+    (status, h, end)
+}
+
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse().expect("content-length"))
+        .expect("content-length header")
+}
+
+/// Statuses of the responses in `data` (GET answers: each body as long as its
+/// Content-Length says).
+fn statuses(mut data: &[u8], what: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        let (status, h, end) = head_of(data, what);
+        let len = content_length(&h);
+        assert!(data.len() >= end + len, "{what}: short body");
+        out.push(status);
+        data = &data[end + len..];
+    }
+    out
+}
+
+/// Point 5 of issue 15: an answer to HEAD — errors included — is a head and nothing after it
+/// (what h11 checks: data after the head of a HEAD response is an error). Its Content-Length
+/// is the one a GET would get.
+#[test]
+fn head_error_responses_carry_no_body() {
+    let root = docroot("head");
+    let long = format!(
+        "HEAD /b.txt HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(10_000)
+    );
+    let cases: [(&str, &[u8], u16); 6] = [
+        ("missing", b"HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+        ("dotdot", b"HEAD /../etc/passwd HTTP/1.0\r\n\r\n", 403),
+        ("bad_escape", b"HEAD /a%zz HTTP/1.0\r\n\r\n", 400),
+        ("long_headers", long.as_bytes(), 431),
+        (
+            "found_then_missing",
+            b"HEAD /b.txt HTTP/1.1\r\nHost: x\r\n\r\nHEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+            404,
+        ),
+        (
+            "ok",
+            b"HEAD /b.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            200,
+        ),
+    ];
+    for model in MODELS {
+        let srv = start(model, &root.0, None, &[]);
+        for (name, req, want) in cases {
+            let what = format!("{model}/{name}");
+            let data = exchange(srv.addr, req, &what);
+            let mut rest = data.as_slice();
+            let mut last = 0;
+            // Each answer is a head only: the next byte after one is the next head or EOF.
+            while !rest.is_empty() {
+                let (status, h, end) = head_of(rest, &what);
+                assert!(h.contains("\r\ncontent-length: "), "{what}: {h}");
+                last = status;
+                rest = &rest[end..];
+                assert!(
+                    rest.is_empty() || rest.starts_with(b"HTTP/1.1 "),
+                    "{what}: data after the head of a HEAD response: {:?}",
+                    String::from_utf8_lossy(rest)
+                );
+            }
+            assert_eq!(last, want, "{what}");
+        }
+        stop(srv);
+    }
+}
