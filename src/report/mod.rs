@@ -1,6 +1,7 @@
 //! What the suite writes besides criterion's own output: machine metadata (`env.json`),
 //! and (grown by later work) side metrics, the HTML/SVG report and baseline comparison.
 
+pub mod bench_ref;
 pub mod compare;
 pub mod env;
 pub mod findings;

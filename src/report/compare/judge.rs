@@ -85,8 +85,8 @@ pub fn judge_ratio_metrics(benches: &[Bench], threshold: f64, metrics: &[RatioMe
     let by_id: BTreeMap<&str, &Bench> = benches.iter().map(|b| (b.id.as_str(), b)).collect();
     let mut rows = Vec::new();
     for metric in metrics {
-        let (name, num, den) = (metric.name, metric.numerator, metric.denominator);
-        let (Some(n), Some(d)) = (by_id.get(num), by_id.get(den)) else {
+        let (name, num, den) = (metric.name, metric.numerator.id(), metric.denominator.id());
+        let (Some(n), Some(d)) = (by_id.get(num.as_str()), by_id.get(den.as_str())) else {
             continue;
         };
         let (Some(nb), Some(nn), Some(db), Some(dn)) = (&n.base, &n.new, &d.base, &d.new) else {

@@ -86,6 +86,13 @@ pub use judge::{judge_benches, judge_ratio_metrics, judge_ratios};
 pub use render::{render_bmf, render_json, render_markdown, render_table, RenderOptions, Summary};
 pub use tree::{criterion_dir, load};
 
+use super::bench_ref::{BenchRef, Function};
+use crate::blocks::ctx_switch::Switch;
+use crate::blocks::event_scan::Waiter;
+use crate::blocks::spawn::Creation;
+use crate::blocks::sync::SyncFn;
+use crate::ids::Group;
+use crate::server::Model;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -231,8 +238,8 @@ pub struct RatioMetric {
     /// Reported as `ratio/<name>` (the row's id, so not repeated in JSON).
     #[serde(skip)]
     pub name: &'static str,
-    pub numerator: &'static str,
-    pub denominator: &'static str,
+    pub numerator: BenchRef,
+    pub denominator: BenchRef,
     pub worse: Worse,
     /// The claim the ratio backs: why `worse` is the adverse direction.
     pub claim: &'static str,
@@ -264,50 +271,106 @@ pub struct Row {
 pub const RATIOS: &[RatioMetric] = &[
     RatioMetric {
         name: "fork_vs_thread_spawn",
-        numerator: "spawn/fork_exit_wait",
-        denominator: "spawn/thread_spawn_join",
+        numerator: BenchRef {
+            group: Group::Spawn,
+            function: Function::Creation(Creation::ForkExitWait),
+            param: None,
+        },
+        denominator: BenchRef {
+            group: Group::Spawn,
+            function: Function::Creation(Creation::ThreadSpawnJoin),
+            param: None,
+        },
         worse: Worse::Lower,
         claim: "creating a process costs more than creating a thread",
     },
     RatioMetric {
         name: "process_vs_thread_switch",
-        numerator: "ctx_switch_same_core/pipe_process",
-        denominator: "ctx_switch_same_core/pipe_thread",
+        numerator: BenchRef {
+            group: Group::CtxSwitchSameCore,
+            function: Function::Switch(Switch::PipeProcess),
+            param: None,
+        },
+        denominator: BenchRef {
+            group: Group::CtxSwitchSameCore,
+            function: Function::Switch(Switch::PipeThread),
+            param: None,
+        },
         worse: Worse::Lower,
         claim: "a process switch costs more than a thread switch",
     },
     RatioMetric {
         name: "cross_vs_same_core_switch",
-        numerator: "ctx_switch_cross_core/pipe_thread",
-        denominator: "ctx_switch_same_core/pipe_thread",
+        numerator: BenchRef {
+            group: Group::CtxSwitchCrossCore,
+            function: Function::Switch(Switch::PipeThread),
+            param: None,
+        },
+        denominator: BenchRef {
+            group: Group::CtxSwitchSameCore,
+            function: Function::Switch(Switch::PipeThread),
+            param: None,
+        },
         worse: Worse::Lower,
         claim: "a wake-up on another core costs more than a switch on one core",
     },
     RatioMetric {
         name: "poll_vs_epoll_1000_fds",
-        numerator: "event_scan_fds/poll/1000",
-        denominator: "event_scan_fds/epoll/1000",
+        numerator: BenchRef {
+            group: Group::EventScanFds,
+            function: Function::Waiter(Waiter::Poll),
+            param: Some(1000),
+        },
+        denominator: BenchRef {
+            group: Group::EventScanFds,
+            function: Function::Waiter(Waiter::Epoll),
+            param: Some(1000),
+        },
         worse: Worse::Lower,
         claim: "poll scans every descriptor, epoll only the ready ones",
     },
     RatioMetric {
         name: "select_vs_epoll_1000_fds",
-        numerator: "event_scan_fds/select/1000",
-        denominator: "event_scan_fds/epoll/1000",
+        numerator: BenchRef {
+            group: Group::EventScanFds,
+            function: Function::Waiter(Waiter::Select),
+            param: Some(1000),
+        },
+        denominator: BenchRef {
+            group: Group::EventScanFds,
+            function: Function::Waiter(Waiter::Epoll),
+            param: Some(1000),
+        },
         worse: Worse::Lower,
         claim: "select scans every descriptor, epoll only the ready ones",
     },
     RatioMetric {
         name: "spinlock_vs_mutex_8_threads",
-        numerator: "sync_threads/spinlock_ttas/8",
-        denominator: "sync_threads/std_mutex/8",
+        numerator: BenchRef {
+            group: Group::SyncThreads,
+            function: Function::Sync(SyncFn::SpinlockTtas),
+            param: Some(8),
+        },
+        denominator: BenchRef {
+            group: Group::SyncThreads,
+            function: Function::Sync(SyncFn::StdMutex),
+            param: Some(8),
+        },
         worse: Worse::Lower,
         claim: "with more threads than cores a spinlock loses to a sleeping mutex",
     },
     RatioMetric {
         name: "mp_vs_sped_server_conns_64",
-        numerator: "server_conns/mp/64",
-        denominator: "server_conns/sped/64",
+        numerator: BenchRef {
+            group: Group::ServerConns,
+            function: Function::Model(Model::Mp),
+            param: Some(64),
+        },
+        denominator: BenchRef {
+            group: Group::ServerConns,
+            function: Function::Model(Model::Sped),
+            param: Some(64),
+        },
         worse: Worse::Lower,
         claim: "a request costs a multi-process server more than an event-driven one (Flash)",
     },
@@ -553,17 +616,23 @@ mod tests {
 
     #[test]
     fn a_ratio_regresses_only_in_its_worse_direction() {
+        let b = |c| BenchRef {
+            group: Group::Spawn,
+            function: Function::Creation(c),
+            param: None,
+        };
         let metric = |worse| RatioMetric {
             name: "a_vs_b",
-            numerator: "g/a",
-            denominator: "g/b",
+            numerator: b(Creation::ForkExitWait),
+            denominator: b(Creation::ThreadSpawnJoin),
             worse,
             claim: "test",
         };
+        let (a, bb) = ("spawn/fork_exit_wait", "spawn/thread_spawn_join");
         // a/b rises from 2 to 3.
-        let rising = [bench("g/a", 200.0, 300.0), bench("g/b", 100.0, 100.0)];
+        let rising = [bench(a, 200.0, 300.0), bench(bb, 100.0, 100.0)];
         // a/b falls from 2 to 1.5.
-        let falling = [bench("g/a", 200.0, 150.0), bench("g/b", 100.0, 100.0)];
+        let falling = [bench(a, 200.0, 150.0), bench(bb, 100.0, 100.0)];
         let one = |benches: &[Bench], worse| {
             let rows = judge_ratio_metrics(benches, 0.1, &[metric(worse)]);
             assert_eq!(rows.len(), 1);
@@ -573,7 +642,7 @@ mod tests {
         assert_eq!(one(&rising, Worse::Higher), (Verdict::Regressed, true));
         assert_eq!(one(&falling, Worse::Lower), (Verdict::Regressed, true));
         assert_eq!(one(&falling, Worse::Higher), (Verdict::Improved, false));
-        let flat = [bench("g/a", 200.0, 201.0), bench("g/b", 100.0, 100.0)];
+        let flat = [bench(a, 200.0, 201.0), bench(bb, 100.0, 100.0)];
         assert_eq!(one(&flat, Worse::Lower), (Verdict::Unchanged, false));
     }
 
