@@ -1,4 +1,4 @@
-//! A token over a pair of descriptors, the transport `pipe_*` and `unix_socket_process`
+//! A token over a pair of descriptors, the one hand-off `pipe_*` and `unix_socket_process`
 //! share: 8-byte little-endian tokens, the peer's read-check-sum-reply loop, and a peer that is
 //! a thread or a forked process.
 //!
@@ -12,10 +12,11 @@
 //! side closes its ends (EOF in the peer's read).
 
 use super::peer::{gone, mismatch, spawn_peer, WorkingSet};
-use super::PeerConfig;
+use super::{Handoff, PeerConfig};
 use crate::sys::process::ChildGuard;
 use nix::unistd::Pid;
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::thread::JoinHandle;
 
@@ -95,90 +96,105 @@ pub(super) struct Ends {
     pub(super) peer_tx: OwnedFd,
 }
 
-/// The main side of an fd hand-off, with its peer (a thread or a process).
-pub(super) struct FdPeer {
+/// Where an fd peer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PeerKind {
+    Thread,
+    Process,
+}
+
+/// A descriptor transport (`pipe.rs`, `unix_socket.rs`): how to make the four ends, and
+/// where its peer runs. [`FdHandoff`] does the rest.
+pub(super) trait Transport {
+    const PEER: PeerKind;
+    fn ends() -> io::Result<Ends>;
+}
+
+/// The main side of an fd hand-off over transport `T`, with its peer (a thread or a process).
+pub(super) struct FdHandoff<T> {
     rx: OwnedFd,
     tx: OwnedFd,
     /// Set for process peers; thread peers end when `rx`/`tx` close.
     child: Option<ChildGuard>,
     thread: Option<JoinHandle<io::Result<()>>>,
     ws: WorkingSet,
+    transport: PhantomData<fn() -> T>,
 }
 
-impl FdPeer {
-    /// A thread peer on `config.peer_cpu`, summing the same working set.
-    pub(super) fn thread(ends: Ends, config: PeerConfig) -> io::Result<FdPeer> {
+/// A thread peer on `cpu`, summing its own clone of the working set.
+fn thread_peer(
+    peer_rx: OwnedFd,
+    peer_tx: OwnedFd,
+    cpu: Option<usize>,
+    ws: &WorkingSet,
+) -> io::Result<JoinHandle<io::Result<()>>> {
+    let ws = ws.clone();
+    spawn_peer("pipe-peer", cpu, move || {
+        Ok(fd_peer_loop(peer_rx.as_fd(), peer_tx.as_fd(), &ws)?)
+    })
+}
+
+/// A forked peer process on `cpu`, with its own copy of the working set.
+fn process_peer(
+    peer_rx: OwnedFd,
+    peer_tx: OwnedFd,
+    cpu: Option<usize>,
+    ws: &WorkingSet,
+) -> io::Result<ChildGuard> {
+    // Allocated here, before fork: the child must not allocate (other threads may hold
+    // the allocator's lock at fork time). It writes its copy once so that it owns
+    // separate pages, then only reads them.
+    let mut child_ws = ws.clone();
+    let child = ChildGuard::fork(move || {
+        let (rx, tx) = (peer_rx.as_raw_fd(), peer_tx.as_raw_fd());
+        if crate::sys::spawn::close_fds_except(&[rx, tx]).is_err() {
+            return 3;
+        }
+        if let Some(cpu) = cpu {
+            if crate::sys::cpu::set_current_affinity(&[cpu]).is_err()
+                || crate::sys::cpu::current_cpu().ok() != Some(cpu)
+            {
+                return 4;
+            }
+        }
+        child_ws.own();
+        match fd_peer_loop(peer_rx.as_fd(), peer_tx.as_fd(), &child_ws) {
+            Ok(()) => 0,
+            Err(_) => 2,
+        }
+    })?;
+    // The closure (with the peer's descriptors) was dropped in the parent: only the child
+    // holds the peer's ends, so its death closes them and our reads see EOF.
+    Ok(child)
+}
+
+impl<T: Transport> Handoff for FdHandoff<T> {
+    fn start(config: PeerConfig) -> io::Result<Self> {
         let ws = WorkingSet::new(config.ws_kib);
-        let peer_ws = ws.clone();
         let Ends {
             main_rx,
             main_tx,
             peer_rx,
             peer_tx,
-        } = ends;
-        let thread = spawn_peer("pipe-peer", config.peer_cpu, move || {
-            Ok(fd_peer_loop(peer_rx.as_fd(), peer_tx.as_fd(), &peer_ws)?)
-        })?;
-        Ok(FdPeer {
-            rx: main_rx,
-            tx: main_tx,
-            child: None,
-            thread: Some(thread),
-            ws,
-        })
-    }
-
-    /// A forked peer process on `config.peer_cpu`, with its own copy of the working set.
-    pub(super) fn process(ends: Ends, config: PeerConfig) -> io::Result<FdPeer> {
-        let ws = WorkingSet::new(config.ws_kib);
+        } = T::ends()?;
         let cpu = config.peer_cpu;
-        let Ends {
-            main_rx,
-            main_tx,
-            peer_rx,
-            peer_tx,
-        } = ends;
-        // Allocated here, before fork: the child must not allocate (other threads may hold
-        // the allocator's lock at fork time). It writes its copy once so that it owns
-        // separate pages, then only reads them.
-        let mut child_ws = ws.clone();
-        let child = ChildGuard::fork(move || {
-            let (rx, tx) = (peer_rx.as_raw_fd(), peer_tx.as_raw_fd());
-            if crate::sys::spawn::close_fds_except(&[rx, tx]).is_err() {
-                return 3;
-            }
-            if let Some(cpu) = cpu {
-                if crate::sys::cpu::set_current_affinity(&[cpu]).is_err()
-                    || crate::sys::cpu::current_cpu().ok() != Some(cpu)
-                {
-                    return 4;
-                }
-            }
-            child_ws.own();
-            match fd_peer_loop(peer_rx.as_fd(), peer_tx.as_fd(), &child_ws) {
-                Ok(()) => 0,
-                Err(_) => 2,
-            }
-        })?;
-        // The closure (with the peer's descriptors) was dropped in the parent: only the child
-        // holds the peer's ends, so its death closes them and our reads see EOF.
-        Ok(FdPeer {
+        let (child, thread) = match T::PEER {
+            PeerKind::Thread => (None, Some(thread_peer(peer_rx, peer_tx, cpu, &ws)?)),
+            PeerKind::Process => (Some(process_peer(peer_rx, peer_tx, cpu, &ws)?), None),
+        };
+        Ok(FdHandoff {
             rx: main_rx,
             tx: main_tx,
-            child: Some(child),
-            thread: None,
+            child,
+            thread,
             ws,
+            transport: PhantomData,
         })
-    }
-
-    /// The peer process, for process peers.
-    pub(super) fn peer_pid(&self) -> Option<Pid> {
-        self.child.as_ref().map(|c| c.pid())
     }
 
     /// Hands `t` over, reads the answer, checks it, sums the working set.
     #[inline]
-    pub(super) fn round_trip(&mut self, t: u64) -> io::Result<()> {
+    fn round_trip(&mut self, t: u64) -> io::Result<()> {
         send_token(self.tx.as_fd(), t).map_err(|e| gone(&format!("write: {e}")))?;
         let got = recv_token(self.rx.as_fd())?.ok_or_else(|| gone("end of file"))?;
         if got != t {
@@ -190,18 +206,22 @@ impl FdPeer {
 
     /// Closes our ends first (a thread peer sees EOF; a process peer is killed and reaped by
     /// its guard), then joins a thread peer.
-    pub(super) fn stop(self) {
-        let FdPeer {
+    fn stop(self: Box<Self>) {
+        let FdHandoff {
             rx,
             tx,
             child,
             thread,
-            ws: _,
-        } = self;
+            ..
+        } = *self;
         drop((rx, tx, child));
         if let Some(t) = thread {
             let _ = t.join();
         }
+    }
+
+    fn peer_pid(&self) -> Option<Pid> {
+        self.child.as_ref().map(|c| c.pid())
     }
 }
 

@@ -32,8 +32,8 @@
 //! One file per mechanism, each a [`Handoff`] (start the peer, one round trip, stop):
 //! `pipe.rs` (`pipe_process`, `pipe_thread`), `unix_socket.rs`, `futex.rs`, `eventfd.rs`,
 //! `condvar.rs`, `sched_yield.rs` (`yield_thread`) and `baseline.rs` (`syscall`, `pipe_self`);
-//! `fd.rs` is the token-over-descriptors transport the pipe and socket peers share, `peer.rs`
-//! what every peer shares. [`PingPong`] owns one running hand-off and holds the clock.
+//! `fd.rs` is the one [`Handoff`] over descriptors (pipe and socket only say how to make the
+//! ends and where the peer runs), `peer.rs` what every peer shares. [`PingPong`] owns one running hand-off and holds the clock.
 //!
 //! Not measured: switches between more than two tasks (lmbench's ring), TLB effects of large
 //! address spaces, or scheduler decisions under load (the peers are the only runnable tasks
@@ -121,12 +121,14 @@ impl Switch {
             Ok(Box::new(H::start(config)?))
         }
         match self {
-            Switch::PipeProcess => boxed::<pipe::PipeProcess>(config),
-            Switch::PipeThread => boxed::<pipe::PipeThread>(config),
+            Switch::PipeProcess => boxed::<fd::FdHandoff<pipe::PipeProcess>>(config),
+            Switch::PipeThread => boxed::<fd::FdHandoff<pipe::PipeThread>>(config),
             Switch::FutexThread => boxed::<futex::FutexThread>(config),
             Switch::EventfdThread => boxed::<eventfd::EventfdThread>(config),
             Switch::CondvarThread => boxed::<condvar::CondvarThread>(config),
-            Switch::UnixSocketProcess => boxed::<unix_socket::UnixSocketProcess>(config),
+            Switch::UnixSocketProcess => {
+                boxed::<fd::FdHandoff<unix_socket::UnixSocketProcess>>(config)
+            }
             Switch::YieldThread => boxed::<sched_yield::YieldThread>(config),
             Switch::Syscall => boxed::<baseline::Syscall>(config),
             Switch::PipeSelf => boxed::<baseline::PipeSelf>(config),

@@ -10,9 +10,8 @@
 //! working set: refilling caches the other side evicted); a thread peer shares one. Both pay
 //! the pipe's system calls, which `pipe_self` measures without a switch.
 
-use super::fd::{Ends, FdPeer};
-use super::{Handoff, PeerConfig};
-use nix::unistd::{pipe2, Pid};
+use super::fd::{Ends, PeerKind, Transport};
+use nix::unistd::pipe2;
 use std::io;
 
 /// Two pipes, one each way.
@@ -28,41 +27,21 @@ fn pipe_pair() -> io::Result<Ends> {
 }
 
 /// `pipe_process`: the peer is a forked process.
-pub(super) struct PipeProcess(FdPeer);
+pub(super) enum PipeProcess {}
 
-impl Handoff for PipeProcess {
-    fn start(config: PeerConfig) -> io::Result<Self> {
-        FdPeer::process(pipe_pair()?, config).map(PipeProcess)
-    }
-
-    #[inline]
-    fn round_trip(&mut self, t: u64) -> io::Result<()> {
-        self.0.round_trip(t)
-    }
-
-    fn stop(self: Box<Self>) {
-        self.0.stop()
-    }
-
-    fn peer_pid(&self) -> Option<Pid> {
-        self.0.peer_pid()
+impl Transport for PipeProcess {
+    const PEER: PeerKind = PeerKind::Process;
+    fn ends() -> io::Result<Ends> {
+        pipe_pair()
     }
 }
 
 /// `pipe_thread`: the peer is a thread of this process.
-pub(super) struct PipeThread(FdPeer);
+pub(super) enum PipeThread {}
 
-impl Handoff for PipeThread {
-    fn start(config: PeerConfig) -> io::Result<Self> {
-        FdPeer::thread(pipe_pair()?, config).map(PipeThread)
-    }
-
-    #[inline]
-    fn round_trip(&mut self, t: u64) -> io::Result<()> {
-        self.0.round_trip(t)
-    }
-
-    fn stop(self: Box<Self>) {
-        self.0.stop()
+impl Transport for PipeThread {
+    const PEER: PeerKind = PeerKind::Thread;
+    fn ends() -> io::Result<Ends> {
+        pipe_pair()
     }
 }

@@ -9,16 +9,16 @@
 //! Against `pipe_process`: the same switch, with the socket layer's per-message cost in place
 //! of the pipe's.
 
-use super::fd::{Ends, FdPeer};
-use super::{Handoff, PeerConfig};
+use super::fd::{Ends, PeerKind, Transport};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-use nix::unistd::Pid;
 use std::io;
 
-pub(super) struct UnixSocketProcess(FdPeer);
+/// One stream socket pair, both directions on each end.
+pub(super) enum UnixSocketProcess {}
 
-impl Handoff for UnixSocketProcess {
-    fn start(config: PeerConfig) -> io::Result<Self> {
+impl Transport for UnixSocketProcess {
+    const PEER: PeerKind = PeerKind::Process;
+    fn ends() -> io::Result<Ends> {
         let (main, peer) = socketpair(
             AddressFamily::Unix,
             SockType::Stream,
@@ -27,25 +27,11 @@ impl Handoff for UnixSocketProcess {
         )?;
         let main_tx = main.try_clone()?;
         let peer_tx = peer.try_clone()?;
-        let ends = Ends {
+        Ok(Ends {
             main_rx: main,
             main_tx,
             peer_rx: peer,
             peer_tx,
-        };
-        FdPeer::process(ends, config).map(UnixSocketProcess)
-    }
-
-    #[inline]
-    fn round_trip(&mut self, t: u64) -> io::Result<()> {
-        self.0.round_trip(t)
-    }
-
-    fn stop(self: Box<Self>) {
-        self.0.stop()
-    }
-
-    fn peer_pid(&self) -> Option<Pid> {
-        self.0.peer_pid()
+        })
     }
 }

@@ -140,6 +140,19 @@ struct Order {
     ready_v: u64,
 }
 
+/// A worker's (or stage's) turn on `order`: `units` of work from now, in real time (as `mode`
+/// says) and on the virtual clock (from when both the order and the worker, free at
+/// `*free_v`, are ready). Returns the order as it leaves, ready at the new `*free_v`.
+fn work_on(order: Order, free_v: &mut u64, units: u64, unit: Duration, mode: WorkMode) -> Order {
+    let start = Instant::now();
+    *free_v = (*free_v).max(order.ready_v) + units;
+    occupy_until(start + unit * units as u32, mode);
+    Order {
+        id: order.id,
+        ready_v: *free_v,
+    }
+}
+
 /// Runs the toy shop once: 6 threads, 11 orders, `unit` per work unit.
 pub fn toyshop(model: ShopModel, unit: Duration, mode: WorkMode) -> io::Result<ToyshopRun> {
     let (done_tx, done_rx) = unbounded::<(Order, Instant)>();
@@ -172,17 +185,8 @@ pub fn toyshop(model: ShopModel, unit: Duration, mode: WorkMode) -> io::Result<T
                     b.wait();
                     let mut free_v = 0;
                     while let Ok(order) = rx.recv() {
-                        let start = Instant::now();
-                        let start_v = free_v.max(order.ready_v);
-                        free_v = start_v + ORDER_UNITS;
-                        occupy_until(start + unit * ORDER_UNITS as u32, mode);
-                        let _ = tx.send((
-                            Order {
-                                id: order.id,
-                                ready_v: free_v,
-                            },
-                            Instant::now(),
-                        ));
+                        let out = work_on(order, &mut free_v, ORDER_UNITS, unit, mode);
+                        let _ = tx.send((out, Instant::now()));
                     }
                 }))?);
             }
@@ -198,14 +202,7 @@ pub fn toyshop(model: ShopModel, unit: Duration, mode: WorkMode) -> io::Result<T
                     b.wait();
                     let mut free_v = 0;
                     while let Ok(order) = rx.recv() {
-                        let start = Instant::now();
-                        let start_v = free_v.max(order.ready_v);
-                        free_v = start_v + stage_units;
-                        occupy_until(start + unit * stage_units as u32, mode);
-                        let out = Order {
-                            id: order.id,
-                            ready_v: free_v,
-                        };
+                        let out = work_on(order, &mut free_v, stage_units, unit, mode);
                         if last {
                             let _ = tx.send((out, Instant::now()));
                         } else {
