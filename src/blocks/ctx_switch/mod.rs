@@ -33,7 +33,8 @@
 //! `pipe.rs` (`pipe_process`, `pipe_thread`), `unix_socket.rs`, `futex.rs`, `eventfd.rs`,
 //! `condvar.rs`, `sched_yield.rs` (`yield_thread`) and `baseline.rs` (`syscall`, `pipe_self`);
 //! `fd.rs` is the one [`Handoff`] over descriptors (pipe and socket only say how to make the
-//! ends and where the peer runs), `peer.rs` what every peer shares. [`PingPong`] owns one running hand-off and holds the clock.
+//! ends and where the peer runs), `peer.rs` what every peer shares. [`PingPong`] owns one
+//! running hand-off and holds the clock.
 //!
 //! Not measured: switches between more than two tasks (lmbench's ring), TLB effects of large
 //! address spaces, or scheduler decisions under load (the peers are the only runnable tasks
