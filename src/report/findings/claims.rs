@@ -3,7 +3,14 @@
 //! ([`Unjudged`]: an input is missing, or the inputs measure the load generator).
 
 use super::{Results, ServerRow, ToyshopFigures, Unjudged, Verdict};
-use crate::blocks::models::crossover;
+use crate::blocks::ctx_switch::Switch;
+use crate::blocks::event_scan::Waiter;
+use crate::blocks::models::{crossover, Serving, ShopModel, Split};
+use crate::blocks::spawn::Creation;
+use crate::blocks::sync::{Layout, SyncFn};
+use crate::ids::Group;
+use crate::report::bench_ref::id;
+use crate::server::Model;
 use std::collections::BTreeMap;
 
 /// A claim of the lecture or the paper and the function that judges it.
@@ -141,11 +148,14 @@ fn row_id(row: &ServerRow) -> String {
 
 /// Claim 1: Creating a thread is cheaper than creating a process.
 fn thread_cheaper_than_process(r: &Results) -> Judged {
-    let t = r.median("spawn/thread_spawn_join")?;
-    let f = r.median("spawn/fork_exit_wait")?;
+    let (ti, fi) = (
+        id(Group::Spawn, Creation::ThreadSpawnJoin, None),
+        id(Group::Spawn, Creation::ForkExitWait, None),
+    );
+    let (t, f) = (r.median(&ti)?, r.median(&fi)?);
     Ok((
         vec![format!(
-            "spawn/thread_spawn_join {} vs spawn/fork_exit_wait {}: a process costs {:.1}× a thread",
+            "{ti} {} vs {fi} {}: a process costs {:.1}× a thread",
             us(t),
             us(f),
             f / t
@@ -170,8 +180,8 @@ pub const FORK_GROWTH_MIN: f64 = 1.5;
 pub const SPAWN_FLAT_MAX: f64 = 1.25;
 /// Claim 2: fork's cost grows with the parent's memory; posix_spawn's (vfork-style) does not.
 fn fork_grows_with_memory(r: &Results) -> Judged {
-    let fork = r.series_min("spawn_rss", "fork_exit_wait", 2)?;
-    let spawn = r.series_min("spawn_rss", "posix_spawn_wait", 2)?;
+    let fork = r.series_min(Group::SpawnRss, Creation::ForkExitWait, 2)?;
+    let spawn = r.series_min(Group::SpawnRss, Creation::PosixSpawnWait, 2)?;
     let (fg, sg) = (growth(&fork), growth(&spawn));
     Ok((
         vec![
@@ -192,9 +202,9 @@ fn fork_grows_with_memory(r: &Results) -> Judged {
 
 /// Claim 3: A thread switch is cheaper than a process switch; a cross-core hand-off costs more than a same-core one.
 fn thread_switch_cheaper(r: &Results) -> Judged {
-    let tt = r.median("ctx_switch_same_core/pipe_thread")?;
-    let tp = r.median("ctx_switch_same_core/pipe_process")?;
-    let ct = r.median("ctx_switch_cross_core/pipe_thread")?;
+    let tt = r.median_of(Group::CtxSwitchSameCore, Switch::PipeThread, None)?;
+    let tp = r.median_of(Group::CtxSwitchSameCore, Switch::PipeProcess, None)?;
+    let ct = r.median_of(Group::CtxSwitchCrossCore, Switch::PipeThread, None)?;
     Ok((
         vec![
             format!("ctx_switch_same_core/pipe_thread {} vs ctx_switch_same_core/pipe_process {} per round trip (process/thread {:.2}×)", us(tt), us(tp), tp / tt),
@@ -208,22 +218,23 @@ fn thread_switch_cheaper(r: &Results) -> Judged {
 fn spinlocks_collapse(r: &Results) -> Judged {
     // Oversubscribed: the critical-section sweep runs 2× cores threads; its longest section
     // is where spinning wastes the most. Else sync_threads at its largest thread count.
-    let (group, sweep_name) = if !r.series("sync_critical_section", "std_mutex").is_empty() {
-        ("sync_critical_section", "ns")
+    let cs = Group::SyncCriticalSection;
+    let (group, sweep_name) = if !r.series(cs, SyncFn::StdMutex).is_empty() {
+        (cs, "ns")
     } else {
-        ("sync_threads", "threads")
+        (Group::SyncThreads, "threads")
     };
-    let mutex = r.series_min(group, "std_mutex", 1)?;
-    let spin = r.series_min(group, "spinlock_ttas", 1)?;
+    let mutex = r.series_min(group, SyncFn::StdMutex, 1)?;
+    let spin = r.series_min(group, SyncFn::SpinlockTtas, 1)?;
     let &(p, m) = mutex.last().expect("non-empty");
     let s = spin
         .iter()
         .find(|q| q.0 == p)
         .map(|q| q.1)
         .ok_or(format!("missing {group}/spinlock_ttas/{p}"))?;
-    let padded = r.series_min("sync_false_sharing", "padded", 1)?;
+    let padded = r.series_min(Group::SyncFalseSharing, Layout::Padded, 1)?;
     let &(n, pd) = padded.last().expect("non-empty");
-    let pk = r.median(&format!("sync_false_sharing/packed/{n}"))?;
+    let pk = r.median_of(Group::SyncFalseSharing, Layout::Packed, Some(n))?;
     Ok((
         vec![
             format!("{group}/std_mutex/{p} {} vs {group}/spinlock_ttas/{p} {} per increment ({sweep_name} = {p}; spin/mutex {:.2}×)", us(m), us(s), s / m),
@@ -241,8 +252,9 @@ pub const EPOLL_FLAT_MAX: f64 = 1.5;
 fn scans_grow_epoll_flat(r: &Results) -> Judged {
     let mut ev = Vec::new();
     let mut ok = true;
-    for f in ["select", "poll"] {
-        let s = r.series_min("event_scan_fds", f, 2)?;
+    for f in [Waiter::Select, Waiter::Poll] {
+        let s = r.series_min(Group::EventScanFds, f, 2)?;
+        let f = f.name();
         let g = growth(&s);
         ev.push(format!(
             "event_scan_fds/{f}: {} at {} fds → {} at {} (×{g:.1}, ≥ {SCAN_GROWTH_MIN} required)",
@@ -253,14 +265,14 @@ fn scans_grow_epoll_flat(r: &Results) -> Judged {
         ));
         ok &= g >= SCAN_GROWTH_MIN;
     }
-    let e = r.series_min("event_scan_fds", "epoll", 2)?;
+    let e = r.series_min(Group::EventScanFds, Waiter::Epoll, 2)?;
     let eg = growth(&e);
     ev.push(format!(
         "event_scan_fds/epoll: ×{eg:.2} from {} to {} registered (≤ {EPOLL_FLAT_MAX} = flat)",
         e[0].0,
         e[e.len() - 1].0
     ));
-    let a = r.series_min("event_scan_active", "epoll", 2)?;
+    let a = r.series_min(Group::EventScanActive, Waiter::Epoll, 2)?;
     let ag = growth(&a);
     ev.push(format!(
         "event_scan_active/epoll: ×{ag:.1} from {} to {} active (must grow: > {EPOLL_FLAT_MAX})",
@@ -281,18 +293,21 @@ fn event_driven_lighter(r: &Results) -> Judged {
     let (group, param) = r
         .server
         .iter()
-        .filter(|row| row.model == "sped" && want(row))
-        .map(|row| (row.group.clone(), row.param))
+        .filter(|row| row.model == Model::Sped.name() && want(row))
+        .filter_map(|row| Some((Group::parse(&row.group)?, row.param)))
         .filter(|(g, p)| {
-            ["mp", "mt"]
-                .iter()
-                .all(|m| r.server_row(g, m, *p).is_some_and(want))
+            [Model::Mp, Model::Mt]
+                .into_iter()
+                .all(|m| r.server_row(*g, m, *p).is_some_and(want))
         })
-        .max_by_key(|(g, p)| (g == "server_conns", *p))
+        .max_by_key(|(g, p)| (*g == Group::ServerConns, *p))
         .ok_or("server.json has no (group, param) with pss_bytes and ctx_switches_per_req for sped, mp and mt")?;
-    let get = |m: &str| r.server_row(&group, m, param).filter(|row| want(row));
-    let event: Vec<&ServerRow> = ["sped", "amped"].iter().filter_map(|m| get(m)).collect();
-    let others: Vec<&ServerRow> = ["mp", "mt"].iter().filter_map(|m| get(m)).collect();
+    let get = |m: Model| r.server_row(group, m, param).filter(|row| want(row));
+    let event: Vec<&ServerRow> = [Model::Sped, Model::Amped]
+        .into_iter()
+        .filter_map(get)
+        .collect();
+    let others: Vec<&ServerRow> = [Model::Mp, Model::Mt].into_iter().filter_map(get).collect();
     let at = param.map(|p| format!("/{p}")).unwrap_or_default();
     let mut ev = Vec::new();
     for row in event.iter().chain(&others) {
@@ -323,10 +338,10 @@ pub const CACHED_SPREAD_MAX: f64 = 1.5;
 pub const NOISE: f64 = 0.05;
 /// Claim 7: With cached data the model matters little and SPED ≥ AMPED (AMPED pays for mincore).
 fn cached_model_matters_little(r: &Results) -> Judged {
-    let g = "server_specweb";
-    let ids: Vec<String> = ["sped", "amped", "mt"]
-        .iter()
-        .map(|m| format!("{g}/{m}"))
+    let g = Group::ServerSpecweb;
+    let ids: Vec<String> = [Model::Sped, Model::Amped, Model::Mt]
+        .into_iter()
+        .map(|m| id(g, m, None))
         .collect();
     let (c, basis) = server_costs(r, &ids)?;
     let (sped, amped, mt) = (c[0], c[1], c[2]);
@@ -346,14 +361,14 @@ fn cached_model_matters_little(r: &Results) -> Judged {
 pub const DISK_GAIN_MIN: f64 = 1.3;
 /// Claim 8: With disk-bound data AMPED ≫ SPED.
 fn disk_bound_amped_wins(r: &Results) -> Judged {
-    let amped = r.series_min("server_disk", "amped", 1)?;
+    let amped = r.series_min(Group::ServerDisk, Model::Amped, 1)?;
     let &(p, a) = amped.last().expect("non-empty");
-    let s = r.median(&format!("server_disk/sped/{p}"))?;
+    let s = r.median_of(Group::ServerDisk, Model::Sped, Some(p))?;
     // Disk-bound throughput is set by waits, which server CPU per request does not show:
     // a client-bound input leaves nothing to judge on.
     let ids = [
-        format!("server_disk/amped/{p}"),
-        format!("server_disk/sped/{p}"),
+        id(Group::ServerDisk, Model::Amped, Some(p)),
+        id(Group::ServerDisk, Model::Sped, Some(p)),
     ];
     let bound = client_bound(r, &ids);
     if !bound.is_empty() {
@@ -364,8 +379,10 @@ fn disk_bound_amped_wins(r: &Results) -> Judged {
     }
     Ok((
         vec![format!(
-            "server_disk/amped/{p} {} vs server_disk/sped/{p} {} per request: AMPED {:.2}× SPED's throughput (≥ {DISK_GAIN_MIN} required)",
+            "{} {} vs {} {} per request: AMPED {:.2}× SPED's throughput (≥ {DISK_GAIN_MIN} required)",
+            ids[0],
             us(a),
+            ids[1],
             us(s),
             s / a
         )],
@@ -377,8 +394,8 @@ fn disk_bound_amped_wins(r: &Results) -> Judged {
 pub const FLAT_KEEP_MIN: f64 = 0.8;
 /// Claim 9: Above ~200 connections MP declines most, MT gradually, SPED/AMPED stay flat.
 fn many_connections(r: &Results) -> Judged {
-    let g = "server_conns";
-    let models = ["mp", "mt", "sped", "amped"];
+    let g = Group::ServerConns;
+    let models = [Model::Mp, Model::Mt, Model::Sped, Model::Amped];
     let mut points = Vec::new();
     for m in models {
         let s = r.series_min(g, m, 2)?;
@@ -396,7 +413,7 @@ fn many_connections(r: &Results) -> Judged {
     }
     let ids: Vec<String> = points
         .iter()
-        .flat_map(|(m, lo, hi)| [format!("{g}/{m}/{lo}"), format!("{g}/{m}/{hi}")])
+        .flat_map(|&(m, lo, hi)| [id(g, m, Some(lo)), id(g, m, Some(hi))])
         .collect();
     let (cost, basis) = server_costs(r, &ids)?;
     let mut keep = BTreeMap::new();
@@ -409,11 +426,13 @@ fn many_connections(r: &Results) -> Judged {
         ));
         keep.insert(*m, k);
     }
-    let ok = keep["mp"] < keep["mt"]
-        && keep["mp"] < keep["sped"].min(keep["amped"])
-        && keep["mt"] <= keep["sped"].max(keep["amped"])
-        && keep["sped"] >= FLAT_KEEP_MIN
-        && keep["amped"] >= FLAT_KEEP_MIN;
+    let k = |m: Model| keep[&m];
+    let (mp, mt, sped, amped) = (k(Model::Mp), k(Model::Mt), k(Model::Sped), k(Model::Amped));
+    let ok = mp < mt
+        && mp < sped.min(amped)
+        && mt <= sped.max(amped)
+        && sped >= FLAT_KEEP_MIN
+        && amped >= FLAT_KEEP_MIN;
     ev.push(format!("flat = keeps ≥ {FLAT_KEEP_MIN}"));
     ev.push(basis);
     Ok((ev, ok))
@@ -425,17 +444,20 @@ fn toyshop(r: &Results) -> Judged {
         .models
         .as_ref()
         .ok_or("no target/threadbench/models.json")?;
-    let bw = m
-        .toyshop
-        .get("boss_worker")
-        .ok_or("models.json lacks toyshop.boss_worker")?;
-    let pl = m
-        .toyshop
-        .get("pipeline")
-        .ok_or("models.json lacks toyshop.pipeline")?;
-    let line = |name: &str, f: &ToyshopFigures, lecture: (f64, f64)| {
+    let figures = |s: ShopModel| {
+        m.toyshop
+            .get(s.name())
+            .ok_or(format!("models.json lacks toyshop.{}", s.name()))
+    };
+    let (bw, pl) = (
+        figures(ShopModel::BossWorker)?,
+        figures(ShopModel::Pipeline)?,
+    );
+    let line = |s: ShopModel, f: &ToyshopFigures| {
+        let lecture = s.lecture_answer();
         format!(
-            "models_toyshop/{name}: total {:.1} units ({:+.1} % vs lecture {}), average {:.1} units ({:+.1} % vs {:.1}); virtual {:.0} / {:.1}; unit {} µs, work {}",
+            "{}: total {:.1} units ({:+.1} % vs lecture {}), average {:.1} units ({:+.1} % vs {:.1}); virtual {:.0} / {:.1}; unit {} µs, work {}",
+            id(Group::ModelsToyshop, s, None),
             f.total_units,
             (f.total_units / lecture.0 - 1.0) * 100.0,
             lecture.0,
@@ -448,11 +470,10 @@ fn toyshop(r: &Results) -> Judged {
             f.work_mode
         )
     };
-    use crate::blocks::models::ShopModel;
     Ok((
         vec![
-            line("boss_worker", bw, ShopModel::BossWorker.lecture_answer()),
-            line("pipeline", pl, ShopModel::Pipeline.lecture_answer()),
+            line(ShopModel::BossWorker, bw),
+            line(ShopModel::Pipeline, pl),
         ],
         pl.total_units < bw.total_units && bw.average_units < pl.average_units,
     ))
@@ -462,8 +483,8 @@ fn toyshop(r: &Results) -> Judged {
 pub const NEAR_FACTOR: f64 = 4.0;
 /// Claim 11: Latency hiding pays past the crossover, near 2 · t_ctx_switch.
 fn latency_hiding(r: &Results) -> Judged {
-    let blocking = r.series_min("latency_hiding", "blocking", 2)?;
-    let threads = r.series_min("latency_hiding", "threads", 2)?;
+    let blocking = r.series_min(Group::LatencyHiding, Serving::Blocking, 2)?;
+    let threads = r.series_min(Group::LatencyHiding, Serving::Threads, 2)?;
     let points: Vec<(u64, f64, f64)> = blocking
         .iter()
         .filter_map(|&(p, b)| threads.iter().find(|q| q.0 == p).map(|q| (p, b, q.1)))
@@ -474,8 +495,11 @@ fn latency_hiding(r: &Results) -> Judged {
             "pipe ping-pong on one pinned core (models.json)".to_string(),
         ),
         None => (
-            r.median("ctx_switch_same_core/pipe_thread")? / 2.0,
-            "ctx_switch_same_core/pipe_thread / 2".to_string(),
+            r.median_of(Group::CtxSwitchSameCore, Switch::PipeThread, None)? / 2.0,
+            format!(
+                "{} / 2",
+                id(Group::CtxSwitchSameCore, Switch::PipeThread, None)
+            ),
         ),
     };
     let rule_us = 2.0 * t_ctx / 1e3;
@@ -531,8 +555,9 @@ fn matmul_speedup(r: &Results) -> Judged {
     let cores = r.cores();
     let mut ev = vec![format!("cores: {cores}")];
     let mut ok = true;
-    for split in ["threads", "processes"] {
-        let s = r.series_min("matmul", split, 2)?;
+    for split in Split::ALL {
+        let s = r.series_min(Group::Matmul, split, 2)?;
+        let split = split.name();
         let one = s
             .iter()
             .find(|p| p.0 == 1)

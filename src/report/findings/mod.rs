@@ -18,7 +18,10 @@
 //! Output: `target/threadbench/findings.md` and [`findings_html`] for the suite's index.html.
 //! The claims and their thresholds are in [`claims`], one named function per claim.
 
+use super::bench_ref::{self, Function};
 use super::results::{Loaded, Paths, Provenance, SideRecord};
+use crate::ids::Group;
+use crate::server::Model;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -224,9 +227,19 @@ impl Results {
             .ok_or_else(|| format!("missing {id}"))
     }
 
+    /// The median of benchmark `group/function[/param]`.
+    fn median_of(
+        &self,
+        group: Group,
+        function: impl Into<Function>,
+        param: Option<u64>,
+    ) -> Result<f64, String> {
+        self.median(&bench_ref::id(group, function, param))
+    }
+
     /// (param, median ns) of `group/function/*`, sorted by param.
-    fn series(&self, group: &str, function: &str) -> Vec<(u64, f64)> {
-        let prefix = format!("{group}/{function}/");
+    fn series(&self, group: Group, function: impl Into<Function>) -> Vec<(u64, f64)> {
+        let prefix = format!("{}/", bench_ref::id(group, function, None));
         let mut s: Vec<(u64, f64)> = self
             .medians
             .iter()
@@ -236,11 +249,18 @@ impl Results {
         s
     }
 
-    fn series_min(&self, group: &str, function: &str, n: usize) -> Result<Vec<(u64, f64)>, String> {
+    fn series_min(
+        &self,
+        group: Group,
+        function: impl Into<Function>,
+        n: usize,
+    ) -> Result<Vec<(u64, f64)>, String> {
+        let function = function.into();
         let s = self.series(group, function);
         if s.len() < n {
             Err(format!(
-                "{group}/{function}/* has {} of ≥{n} sweep points",
+                "{}/* has {} of ≥{n} sweep points",
+                bench_ref::id(group, function, None),
                 s.len()
             ))
         } else {
@@ -248,10 +268,10 @@ impl Results {
         }
     }
 
-    fn server_row(&self, group: &str, model: &str, param: Option<u64>) -> Option<&ServerRow> {
+    fn server_row(&self, group: Group, model: Model, param: Option<u64>) -> Option<&ServerRow> {
         self.server
             .iter()
-            .find(|r| r.group == group && r.model == model && r.param == param)
+            .find(|r| r.group == group.name() && r.model == model.name() && r.param == param)
     }
 
     /// The core count: models.json, else this machine's.
