@@ -200,13 +200,17 @@ fn content_length(head: &str) -> usize {
         .expect("content-length header")
 }
 
-/// Statuses of the responses in `data` (GET answers: each body as long as its
-/// Content-Length says).
-fn statuses(mut data: &[u8], what: &str) -> Vec<u16> {
+/// Statuses of the responses in `data`: GET answers carry a body as long as their
+/// Content-Length says, the answer to a HEAD (the first when `head_first`) none.
+fn statuses(mut data: &[u8], head_first: bool, what: &str) -> Vec<u16> {
     let mut out = Vec::new();
     while !data.is_empty() {
         let (status, h, end) = head_of(data, what);
-        let len = content_length(&h);
+        let len = if head_first && out.is_empty() {
+            0
+        } else {
+            content_length(&h)
+        };
         assert!(data.len() >= end + len, "{what}: short body");
         out.push(status);
         data = &data[end + len..];
@@ -260,6 +264,49 @@ fn head_error_responses_carry_no_body() {
                 );
             }
             assert_eq!(last, want, "{what}");
+        }
+        stop(srv);
+    }
+}
+
+/// Point 4 of issue 15: framing per RFC 9112, the same exact statuses from every model. A
+/// request whose body framing this server does not read, ambiguous lengths and bad `Host`
+/// lines get 400 and the connection closes (nothing after them is answered); `Connection` is
+/// a token list.
+#[test]
+fn framing_table_exact_statuses_on_every_model() {
+    let root = docroot("framing");
+    let get = "GET /a.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let smuggled = format!(
+        "GET /b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{get}",
+        get.len()
+    );
+    let cases: Vec<(&str, String, Vec<u16>)> = vec![
+        ("get_with_body_is_not_two_requests", smuggled, vec![400]),
+        ("head_with_body", format!("HEAD /b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello{get}"), vec![400]),
+        ("content_length_zero_is_fine", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n{get}"), vec![200, 200]),
+        ("transfer_encoding", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{get}"), vec![400]),
+        ("cl_with_te", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{get}"), vec![400]),
+        ("invalid_cl", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{get}"), vec![400]),
+        ("negative_cl", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n{get}"), vec![400]),
+        ("duplicated_cl", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n{get}"), vec![400]),
+        ("conflicting_cl", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 5\r\n\r\n{get}"), vec![400]),
+        ("missing_host_11", format!("GET /b.txt HTTP/1.1\r\n\r\n{get}"), vec![400]),
+        ("missing_host_10_is_fine", "GET /b.txt HTTP/1.0\r\n\r\n".into(), vec![200]),
+        ("two_hosts", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n{get}"), vec![400]),
+        ("two_hosts_10", "GET /b.txt HTTP/1.0\r\nHost: x\r\nHost: y\r\n\r\n".into(), vec![400]),
+        ("connection_notclose_ish_keeps_alive", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nConnection: notclose-ish\r\n\r\n{get}"), vec![200, 200]),
+        ("connection_token_list_close", format!("GET /b.txt HTTP/1.1\r\nHost: x\r\nConnection: keep-alive , CLOSE\r\n\r\n{get}"), vec![200]),
+        ("connection_10_keep_alive_in_list", "GET /b.txt HTTP/1.0\r\nConnection: te, Keep-Alive\r\n\r\nGET /a.bin HTTP/1.0\r\n\r\n".into(), vec![200, 200]),
+        ("connection_10_keep_alive_ish_closes", "GET /b.txt HTTP/1.0\r\nConnection: keep-alive-ish\r\n\r\nGET /a.bin HTTP/1.0\r\n\r\n".into(), vec![200]),
+    ];
+    for model in MODELS {
+        let srv = start(model, &root.0, None, &[]);
+        for (name, req, want) in &cases {
+            let what = format!("{model}/{name}");
+            let data = exchange(srv.addr, req.as_bytes(), &what);
+            let head = req.starts_with("HEAD ");
+            assert_eq!(&statuses(&data, head, &what), want, "{what}");
         }
         stop(srv);
     }

@@ -27,12 +27,39 @@ pub struct RequestHead {
     pub wants_keep_alive: bool,
 }
 
-/// Case-insensitive substring test without allocating.
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    hay.len() >= needle.len()
-        && hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+/// Whether a comma-separated header value (`Connection`) lists `token` (case-insensitive,
+/// optional whitespace around each element, RFC 9110 5.6.1).
+fn lists_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+}
+
+/// RFC 9112 framing of a GET/HEAD head: `Err(400)` for what this server cannot read safely
+/// (it reads no request bodies: a body left unread would be parsed as the next request, a
+/// desync behind any proxy that forwards it). Rejected: any `Transfer-Encoding` (with or
+/// without `Content-Length`), a `Content-Length` that is not 1*DIGIT, appears more than once
+/// or is not 0, no `Host` on HTTP/1.1, more than one `Host`.
+fn check_framing(headers: &[httparse::Header<'_>], version: u8) -> Result<(), u16> {
+    let mut hosts = 0;
+    let mut lengths = 0;
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            lengths += 1;
+            let v = h.value.trim_ascii();
+            if v.is_empty() || !v.iter().all(u8::is_ascii_digit) || v.iter().any(|&b| b != b'0') {
+                return Err(400);
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(400);
+        }
+    }
+    if lengths > 1 || hosts > 1 || (version == 1 && hosts == 0) {
+        return Err(400);
+    }
+    Ok(())
 }
 
 /// Parses the head at the start of `buf`: `Ok(None)` while it is incomplete (and within the
@@ -74,13 +101,13 @@ pub fn parse_head(
         "HEAD" => true,
         _ => return Err(405),
     };
-    // `Connection` values matched as substrings, as the first wave did (the robustness work
-    // parses them as a token list).
+    check_framing(req.headers, version)?;
+    // `Connection` is a token list: `close` and `keep-alive` as elements, not substrings.
     let says = |token: &[u8]| {
         req.headers
             .iter()
             .filter(|h| h.name.eq_ignore_ascii_case("connection"))
-            .any(|h| contains_ignore_case(h.value, token))
+            .any(|h| lists_token(h.value, token))
     };
     let wants_keep_alive = match version {
         1 => !says(b"close"),
@@ -264,13 +291,13 @@ mod tests {
     #[test]
     fn heads_targets_and_dates() {
         let h = parse_head(
-            b"GET /a HTTP/1.1\r\nConnection: Close\r\n\r\nrest",
+            b"GET /a HTTP/1.1\r\nHost: h\r\nConnection: Close\r\n\r\nrest",
             64,
             1024,
         )
         .expect("valid")
         .expect("complete");
-        assert_eq!((h.consumed, h.head_only, h.version), (38, false, 1));
+        assert_eq!((h.consumed, h.head_only, h.version), (47, false, 1));
         assert!(!h.wants_keep_alive);
         let h = parse_head(
             b"HEAD /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
@@ -288,5 +315,48 @@ mod tests {
         assert_eq!(relative_path("/a/%2e%2e/b"), Err(403));
         assert_eq!(relative_path("/a%00"), Err(400));
         assert_eq!(http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+
+    #[test]
+    fn framing_per_rfc_9112() {
+        let p = |head: &str| {
+            parse_head(head.as_bytes(), 64, 1024).map(|h| h.map(|h| h.wants_keep_alive))
+        };
+        let bad = [
+            "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: +0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n",
+            "GET /a HTTP/1.1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+            "GET /a HTTP/1.0\r\nHost: x\r\nHost: y\r\n\r\n",
+        ];
+        for h in bad {
+            assert_eq!(p(h), Err(400), "{h:?}");
+        }
+        assert_eq!(
+            p("GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 00\r\n\r\n"),
+            Ok(Some(true))
+        );
+        assert_eq!(p("GET /a HTTP/1.0\r\n\r\n"), Ok(Some(false)));
+        assert_eq!(
+            p("GET /a HTTP/1.1\r\nHost: x\r\nConnection: notclose-ish\r\n\r\n"),
+            Ok(Some(true))
+        );
+        assert_eq!(
+            p("GET /a HTTP/1.1\r\nHost: x\r\nConnection: keep-alive , CLOSE\r\n\r\n"),
+            Ok(Some(false))
+        );
+        assert_eq!(
+            p("GET /a HTTP/1.0\r\nConnection: te,Keep-Alive\r\n\r\n"),
+            Ok(Some(true))
+        );
+        assert_eq!(
+            p("GET /a HTTP/1.0\r\nConnection: keep-alive-ish\r\n\r\n"),
+            Ok(Some(false))
+        );
     }
 }
