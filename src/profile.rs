@@ -107,6 +107,8 @@ pub struct ServerConfig {
     pub max_target_bytes: usize,
     /// Largest request head accepted (431 beyond).
     pub max_header_bytes: usize,
+    /// Bound of the pathname-translation cache, in entries (per process in `mp`).
+    pub path_cache_entries: usize,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +122,7 @@ impl Default for ServerConfig {
             backlog: 1024,
             max_target_bytes: 2048,
             max_header_bytes: 8192,
+            path_cache_entries: 10_000,
         }
     }
 }
@@ -413,6 +416,7 @@ impl Profile {
             ("server.processes", file.server.processes),
             ("server.threads", file.server.threads),
             ("server.helpers", file.server.helpers),
+            ("server.path_cache_entries", file.server.path_cache_entries),
         ] {
             if value == 0 {
                 return Err(invalid(key.into(), "must be at least 1"));

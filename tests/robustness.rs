@@ -311,3 +311,57 @@ fn framing_table_exact_statuses_on_every_model() {
         stop(srv);
     }
 }
+
+/// The counter `name=N` that a stopped server printed on stderr.
+fn counter(err: &str, name: &str) -> u64 {
+    err.split_whitespace()
+        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} counter in {err:?}"))
+}
+
+/// Point 6 of issue 15: the pathname cache is keyed by the normalised path (many spellings of
+/// one file: one lookup) and bounded by the profile's `path_cache_entries` (3 files through a
+/// cache of 2, twice: some are looked up again). amped/amted count their lookups
+/// (`translate_jobs`); the cache is the handler's, the same in every model.
+#[test]
+fn path_cache_is_normalised_and_bounded() {
+    let root = docroot("pathcache");
+    let spellings = [
+        "/b.txt",
+        "//b.txt",
+        "/./b.txt",
+        "/%62.txt",
+        "/sub/../b.txt?x",
+        "///./b.txt#f",
+    ];
+    for model in ["amped", "amted"] {
+        let srv = start(model, &root.0, None, &[]);
+        for (i, t) in spellings.iter().enumerate() {
+            let req = format!("GET {t} HTTP/1.0\r\n\r\n");
+            let what = format!("{model} {t}");
+            let got = statuses(&exchange(srv.addr, req.as_bytes(), &what), false, &what);
+            // `..` is refused before the cache is asked.
+            assert_eq!(got, [if i == 4 { 403 } else { 200 }], "{what}");
+        }
+        let err = stop(srv);
+        assert_eq!(counter(&err, "translate_jobs"), 1, "{model}: {err}");
+
+        let p = profile(&root, "path_cache_entries = 2");
+        let srv = start(model, &root.0, Some(p), &[]);
+        for t in ["/a.bin", "/b.txt", "/index.html"].repeat(2) {
+            let req = format!("GET {t} HTTP/1.0\r\n\r\n");
+            let what = format!("{model} {t}");
+            assert_eq!(
+                statuses(&exchange(srv.addr, req.as_bytes(), &what), false, &what),
+                [200]
+            );
+        }
+        let err = stop(srv);
+        let jobs = counter(&err, "translate_jobs");
+        assert!(
+            (4..=6).contains(&jobs),
+            "{model}: 3 files, cache of 2: {jobs} lookups ({err})"
+        );
+    }
+}

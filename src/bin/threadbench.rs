@@ -160,6 +160,7 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
             send,
             max_target_bytes: sc.max_target_bytes,
             max_header_bytes: sc.max_header_bytes,
+            path_cache_entries: sc.path_cache_entries,
         },
     };
     threadbench::server::serve(cfg).with_context(|| format!("serving on {}", a.bind))

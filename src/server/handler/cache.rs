@@ -35,19 +35,40 @@ impl FileEntry {
     }
 }
 
-/// Pathname translation cache, keyed by the request's origin path.
-#[derive(Debug, Default)]
-pub struct PathCache(Mutex<HashMap<String, Arc<FileEntry>>>);
+/// Pathname translation cache, keyed by the normalised docroot-relative path (decoded once,
+/// `//` and `/./` removed, a directory's `index.html` appended: [`super::http::relative_path`]),
+/// so the many spellings of one file share one entry, and bounded by entries: a client
+/// cannot grow it beyond `max_entries` with distinct paths either.
+#[derive(Debug)]
+pub struct PathCache {
+    max_entries: usize,
+    map: Mutex<HashMap<PathBuf, Arc<FileEntry>>>,
+}
 
 impl PathCache {
-    pub fn get(&self, path: &str) -> Option<Arc<FileEntry>> {
-        self.0.lock().get(path).cloned()
+    /// A cache of at most `max_entries` (at least 1).
+    pub fn new(max_entries: usize) -> PathCache {
+        PathCache {
+            max_entries: max_entries.max(1),
+            map: Mutex::new(HashMap::new()),
+        }
     }
-    pub fn insert(&self, path: String, e: Arc<FileEntry>) {
-        self.0.lock().insert(path, e);
+    pub fn get(&self, rel: &Path) -> Option<Arc<FileEntry>> {
+        self.map.lock().get(rel).cloned()
+    }
+    /// Keeps `e` under its `rel`; when full, an arbitrary entry goes first (no recency is
+    /// kept on the hit path: a hit costs one lookup, as before the bound).
+    pub fn insert(&self, e: Arc<FileEntry>) {
+        let mut m = self.map.lock();
+        if m.len() >= self.max_entries && !m.contains_key(&e.rel) {
+            if let Some(k) = m.keys().next().cloned() {
+                m.remove(&k);
+            }
+        }
+        m.insert(e.rel.clone(), e);
     }
     pub fn len(&self) -> usize {
-        self.0.lock().len()
+        self.map.lock().len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -137,5 +158,27 @@ impl MapCache {
             // Two misses of one file raced (mt): count the replaced mapping out again.
             c.bytes -= om.map.bytes().len() as u64;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_cache_is_bounded_by_entries() {
+        let c = PathCache::new(2);
+        let e = |p: &str| {
+            Arc::new(FileEntry {
+                rel: p.into(),
+                meta: FileMeta { len: 1, mtime_s: 0 },
+            })
+        };
+        for p in ["a", "b", "c", "d", "c"] {
+            c.insert(e(p));
+            assert!(c.len() <= 2);
+        }
+        assert!(c.get(Path::new("c")).is_some());
+        assert_eq!(c.len(), 2);
     }
 }

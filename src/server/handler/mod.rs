@@ -58,6 +58,8 @@ pub struct HandlerConfig {
     pub send: SendMode,
     pub max_target_bytes: usize,
     pub max_header_bytes: usize,
+    /// Bound of the pathname cache (entries).
+    pub path_cache_entries: usize,
 }
 
 /// Counters a model prints at shutdown.
@@ -146,7 +148,6 @@ pub enum Translation {
 /// through [`Handler::translated`], which caches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Miss {
-    key: String,
     rel: PathBuf,
 }
 
@@ -190,9 +191,9 @@ impl Handler {
     pub fn with_docroot(cfg: HandlerConfig, docroot: Docroot) -> Handler {
         Handler {
             maps: MapCache::new(cfg.cache_bytes),
+            paths: PathCache::new(cfg.path_cache_entries),
             cfg,
             docroot: Arc::new(docroot),
-            paths: PathCache::default(),
             headers: HeaderCache::default(),
             date: DateClock::default(),
             counters: Counters::default(),
@@ -228,14 +229,13 @@ impl Handler {
     /// Step 2: target → file, from the pathname cache; a miss is returned for a lookup. Never
     /// touches the file system. `Err` is the status to answer (a malformed or escaping path).
     pub fn translate(&self, req: &Request) -> Result<Translation, u16> {
-        let path = http::origin_path(&req.target)?;
-        if let Some(e) = self.paths.get(path) {
+        // The cache key is the normalised path: `//b.txt`, `/./b.txt` and `/%62.txt` are one
+        // entry (a key per spelling let one client grow the cache without bound).
+        let rel = http::relative_path(http::origin_path(&req.target)?)?;
+        if let Some(e) = self.paths.get(&rel) {
             return Ok(Translation::Hit(e));
         }
-        Ok(Translation::Miss(Miss {
-            rel: http::relative_path(path)?,
-            key: path.to_owned(),
-        }))
+        Ok(Translation::Miss(Miss { rel }))
     }
 
     /// Step 2 of a miss, the part that may block: asks the file system, beneath the docroot.
@@ -253,7 +253,7 @@ impl Handler {
             rel: miss.rel,
             meta: found?,
         });
-        self.paths.insert(miss.key, e.clone());
+        self.paths.insert(e.clone());
         Ok(e)
     }
 
@@ -425,6 +425,7 @@ mod tests {
             send,
             max_target_bytes: 1024,
             max_header_bytes: 8192,
+            path_cache_entries: 16,
         }
     }
 
