@@ -365,3 +365,98 @@ fn path_cache_is_normalised_and_bounded() {
         );
     }
 }
+
+/// Resident memory of the server and every descendant, KiB.
+fn tree_rss_kib(pid: i32) -> u64 {
+    let mut pids = threadbench::procfs::descendants(pid);
+    pids.push(pid);
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .filter_map(|st| {
+            st.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// Growth of the server's resident memory allowed while one client pipelines for
+/// [`PIPELINE_FOR`] without reading (before the bounds: sped grew by ~150 MB/s).
+const NON_READER_RSS_GROWTH_KIB: u64 = 32 * 1024;
+const PIPELINE_FOR: Duration = Duration::from_secs(2);
+
+/// Point 1 of issue 15: a client that pipelines requests and never reads the answers. The
+/// server stops reading it once its answers queue up (TCP pushes back on the client): the
+/// server's RSS grows by less than [`NON_READER_RSS_GROWTH_KIB`], another client is
+/// answered within 1 s meanwhile, and SIGTERM still stops the server within 1 s.
+fn pipelining_non_reader(models: &[&'static str]) {
+    let root = docroot("nonreader");
+    let reqs = b"GET /a.bin HTTP/1.1\r\nHost: x\r\n\r\n".repeat(256);
+    for &model in models {
+        let srv = start(model, &root.0, None, &[]);
+        let pid = srv.guard.pid().as_raw();
+        // Warm up: the caches hold a.bin before the baseline is taken.
+        let what = format!("{model}/warm-up");
+        statuses(
+            &exchange(
+                srv.addr,
+                b"GET /a.bin HTTP/1.0\r\n\r\nGET /b.txt HTTP/1.0\r\n\r\n",
+                &what,
+            ),
+            false,
+            &what,
+        );
+        let before = tree_rss_kib(pid);
+        let mut hog = connect(srv.addr);
+        hog.set_write_timeout(Some(Duration::from_millis(100)))
+            .expect("write timeout");
+        let t0 = Instant::now();
+        let mut sent = 0usize;
+        let mut stalled = false;
+        while t0.elapsed() < PIPELINE_FOR {
+            match hog.write(&reqs) {
+                Ok(n) => sent += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    stalled = true
+                }
+                Err(e) => panic!("{model}: pipelining: {e}"),
+            }
+        }
+        let after = tree_rss_kib(pid);
+        let grew = after.saturating_sub(before);
+        eprintln!("{model}: pipelined {sent} bytes without reading (stalled: {stalled}); RSS {before} -> {after} KiB");
+        assert!(
+            stalled,
+            "{model}: the server read everything a non-reader sent ({sent} bytes)"
+        );
+        assert!(
+            grew < NON_READER_RSS_GROWTH_KIB,
+            "{model}: RSS grew by {grew} KiB under a non-reading pipeliner"
+        );
+        let t1 = Instant::now();
+        let what = format!("{model}/other client");
+        let got = statuses(
+            &exchange(srv.addr, b"GET /b.txt HTTP/1.0\r\n\r\n", &what),
+            false,
+            &what,
+        );
+        assert_eq!(got, [200], "{what}");
+        assert!(
+            t1.elapsed() < Duration::from_secs(1),
+            "{model}: other client waited {:?}",
+            t1.elapsed()
+        );
+        stop_within(srv, Duration::from_secs(1));
+        drop(hog);
+    }
+}
+
+#[test]
+fn pipelining_non_reader_is_bounded_event_models() {
+    pipelining_non_reader(&["sped", "amped", "amted"]);
+}

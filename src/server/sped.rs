@@ -13,7 +13,9 @@
 //! ```
 
 use super::accept::{accept, ConnMode};
-use super::handler::{Handler, Miss, Outgoing, Parse, Request, Response, Session, Translation};
+use super::handler::{
+    Handler, Miss, Outgoing, Parse, Request, Response, Session, Translation, MAX_QUEUED_RESPONSES,
+};
 use super::helpers::{Helpers, Job, Reply};
 use super::ServeConfig;
 use crate::sys::signals::stop_requested;
@@ -31,6 +33,9 @@ const HELPER_BASE: u64 = 1;
 const CONN_BASE: u64 = 1 << 32;
 /// How long a closing connection may keep sending us bytes we discard.
 const LINGER: Duration = Duration::from_secs(2);
+/// Bytes one connection may be read per wake-up: past it the loop serves the others and comes
+/// back (without waiting on epoll), so one fast sender cannot hold the loop.
+const READ_BUDGET: usize = 64 * 1024;
 
 const IN_FLAGS: EpollFlags = EpollFlags::EPOLLIN
     .union(EpollFlags::EPOLLRDHUP)
@@ -73,6 +78,9 @@ struct Conn {
     /// EPOLLOUT is in the registration: added when a send first hits EAGAIN, which saves the
     /// extra wake-up EPOLLOUT would cause on every new connection.
     watching_out: bool,
+    /// Reading stopped (read budget, unread or queued bound) with input perhaps left in the
+    /// socket: with edge-triggered epoll no new event announces it, so the loop comes back.
+    pending_in: bool,
 }
 
 impl Conn {
@@ -85,6 +93,7 @@ impl Conn {
             inbuf: Vec::new(),
             out: VecDeque::new(),
             watching_out: false,
+            pending_in: false,
         }
     }
 
@@ -105,29 +114,36 @@ impl Conn {
         self.out.push_back(Outgoing::new(resp));
     }
 
-    /// Reads what the socket holds (discarding it while lingering); false on an error.
-    fn read_input(&mut self) -> bool {
+    /// Reads what the socket holds (discarding it while lingering), at most `budget` bytes and
+    /// until `inbuf` holds `limit`. `Ok(true)`: it stopped with input perhaps left in the
+    /// socket; `Err`: close.
+    fn read_input(&mut self, budget: &mut usize, limit: usize) -> Result<bool, ()> {
         let discard = matches!(self.state, State::Lingering(_));
         let mut tmp = [0u8; 16384];
         loop {
-            match self.s.read(&mut tmp) {
+            if *budget == 0 || (!discard && self.inbuf.len() >= limit) {
+                return Ok(true);
+            }
+            let want = (*budget).min(tmp.len());
+            match self.s.read(&mut tmp[..want]) {
                 Ok(0) => {
                     self.input = Input::Eof;
-                    return true;
+                    return Ok(false);
                 }
                 Ok(n) => {
+                    *budget -= n;
                     if !discard {
                         self.inbuf.extend_from_slice(&tmp[..n])
                     }
-                    if n < tmp.len() && self.input != Input::FinPending {
+                    if n < want && self.input != Input::FinPending {
                         // A short read drained the socket; bytes arriving later raise a new
                         // edge. Saves the read that would only return EAGAIN (as nginx does).
-                        return true;
+                        return Ok(false);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return false,
+                Err(_) => return Err(()),
             }
         }
     }
@@ -138,33 +154,65 @@ struct Loop<'a> {
     ep: Epoll,
     h: &'a Handler,
     helpers: Option<Helpers>,
+    /// Connections to drive again without an event (their read stopped at the budget).
+    again: Vec<u64>,
 }
 
 impl Loop<'_> {
-    /// Advances one connection as far as it goes without blocking; false → close it.
+    /// Advances one connection as far as it goes without blocking, reading at most
+    /// [`READ_BUDGET`] bytes and no further than the handler's unread/queued bounds allow
+    /// ([`Handler::may_read`]); false → close it.
     fn drive(&mut self, c: &mut Conn, id: u64) -> bool {
-        let lingering = matches!(c.state, State::Lingering(_));
-        if (lingering || !c.last_request_seen()) && !c.read_input() {
-            return false;
-        }
-        if let State::Lingering(since) = c.state {
-            return c.input != Input::Eof && since.elapsed() < LINGER;
-        }
-        self.parse_requests(c, id);
-        match self.send_answers(c, id) {
-            Err(_) => false,
-            Ok(true) => {
-                if c.inbuf.is_empty() {
-                    // Everything the client sent was consumed (a plain `Connection: close`):
-                    // close at once; nothing unread can turn the close into a reset.
-                    return false;
+        let mut budget = READ_BUDGET;
+        loop {
+            let lingering = matches!(c.state, State::Lingering(_));
+            if lingering || !c.last_request_seen() {
+                if lingering || self.h.may_read(c.inbuf.len(), c.out.len()) {
+                    match c.read_input(&mut budget, self.h.unread_limit()) {
+                        Err(()) => return false,
+                        Ok(more) => c.pending_in = more,
+                    }
+                } else {
+                    // Its answers are not being consumed: leave its input in the kernel.
+                    c.pending_in = true;
                 }
-                let _ = c.s.shutdown(Shutdown::Write);
-                c.state = State::Lingering(Instant::now());
-                self.drive(c, id)
             }
-            Ok(false) => {
-                !(c.input == Input::Eof && c.out.is_empty() && matches!(c.state, State::Serving))
+            if let State::Lingering(since) = c.state {
+                if c.pending_in && budget == 0 {
+                    self.again.push(id);
+                }
+                return c.input != Input::Eof && since.elapsed() < LINGER;
+            }
+            self.parse_requests(c, id);
+            match self.send_answers(c, id) {
+                Err(_) => return false,
+                Ok(true) => {
+                    if c.inbuf.is_empty() && !c.pending_in {
+                        // Everything the client sent was consumed (a plain `Connection:
+                        // close`): close at once; nothing unread can turn it into a reset.
+                        return false;
+                    }
+                    let _ = c.s.shutdown(Shutdown::Write);
+                    c.state = State::Lingering(Instant::now());
+                }
+                Ok(false) => {
+                    if c.input == Input::Eof
+                        && c.out.is_empty()
+                        && matches!(c.state, State::Serving)
+                    {
+                        return false;
+                    }
+                    let readable =
+                        !c.last_request_seen() && self.h.may_read(c.inbuf.len(), c.out.len());
+                    if !(c.pending_in && readable) {
+                        return true;
+                    }
+                    if budget == 0 {
+                        self.again.push(id);
+                        return true;
+                    }
+                    // Answers drained and input is waiting: read on within the budget.
+                }
             }
         }
     }
@@ -173,7 +221,10 @@ impl Loop<'_> {
     /// translation miss goes to a helper when there are helpers (and parsing pauses).
     fn parse_requests(&mut self, c: &mut Conn, id: u64) {
         let h = self.h;
-        while matches!(c.state, State::Serving) && !c.last_request_seen() {
+        while matches!(c.state, State::Serving)
+            && !c.last_request_seen()
+            && c.out.len() < MAX_QUEUED_RESPONSES
+        {
             let req = match h.parse(&mut c.sess, &c.inbuf) {
                 Parse::Incomplete => return,
                 Parse::Invalid(status) => return c.queue(h.reject(&c.inbuf, status)),
@@ -293,14 +344,21 @@ pub fn run(
         }
     }
     announce()?;
-    let mut lp = Loop { ep, h: &h, helpers };
+    let mut lp = Loop {
+        ep,
+        h: &h,
+        helpers,
+        again: Vec::new(),
+    };
     let mut conns: HashMap<u64, Conn> = HashMap::new();
     let mut next_id = CONN_BASE;
     let mut events = vec![EpollEvent::empty(); 256];
     let mut done = Vec::new();
     let mut last_sweep = Instant::now();
     while !stop_requested() {
-        let n = match lp.ep.wait(&mut events, 100u16) {
+        // Connections left with input by their read budget: look at epoll without sleeping.
+        let wait_ms = if lp.again.is_empty() { 100u16 } else { 0u16 };
+        let n = match lp.ep.wait(&mut events, wait_ms) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
@@ -337,6 +395,13 @@ pub fn run(
                 }
                 if !lp.drive(c, tok) {
                     conns.remove(&tok);
+                }
+            }
+        }
+        for id in std::mem::take(&mut lp.again) {
+            if let Some(c) = conns.get_mut(&id) {
+                if !lp.drive(c, id) {
+                    conns.remove(&id);
                 }
             }
         }

@@ -62,6 +62,15 @@ pub struct HandlerConfig {
     pub path_cache_entries: usize,
 }
 
+/// Answers a connection may have queued (parsed, not yet sent) before the event loop stops
+/// parsing and reading it: a client that pipelines and never reads costs at most this many
+/// responses (heads of a few hundred bytes, bodies shared mappings), not its whole stream.
+pub const MAX_QUEUED_RESPONSES: usize = 16;
+
+/// Unread input (received, not yet parsed) a connection may hold beyond `max_header_bytes`
+/// before the event loop stops reading it; enough that a full head always fits.
+pub const UNREAD_SLACK_BYTES: usize = 16 * 1024;
+
 /// Counters a model prints at shutdown.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -198,6 +207,19 @@ impl Handler {
             date: DateClock::default(),
             counters: Counters::default(),
         }
+    }
+
+    /// Most unread input a connection may hold: reading stops there (the head then parses, or
+    /// is too large: 431).
+    pub fn unread_limit(&self) -> usize {
+        self.cfg.max_header_bytes + UNREAD_SLACK_BYTES
+    }
+
+    /// Whether a connection holding `unread` input bytes and `queued` unsent answers may be
+    /// read (and parsed) further; when not, its input waits in the kernel (TCP flow control
+    /// pushes back on the client) until the answers drain.
+    pub fn may_read(&self, unread: usize, queued: usize) -> bool {
+        unread < self.unread_limit() && queued < MAX_QUEUED_RESPONSES
     }
 
     pub fn send_mode(&self) -> SendMode {
