@@ -183,7 +183,7 @@ impl Loop<'_> {
                 }
                 return c.input != Input::Eof && since.elapsed() < LINGER;
             }
-            self.parse_requests(c, id);
+            let queue_was_full = self.parse_requests(c, id);
             match self.send_answers(c, id) {
                 Err(_) => return false,
                 Ok(true) => {
@@ -196,6 +196,10 @@ impl Loop<'_> {
                     c.state = State::Lingering(Instant::now());
                 }
                 Ok(false) => {
+                    // Parsing stopped at the queue bound and answers have left since: parse on.
+                    if queue_was_full && c.out.len() < MAX_QUEUED_RESPONSES {
+                        continue;
+                    }
                     if c.input == Input::Eof
                         && c.out.is_empty()
                         && matches!(c.state, State::Serving)
@@ -218,16 +222,21 @@ impl Loop<'_> {
     }
 
     /// Parse and translate every complete request in `inbuf`, queueing their answers; a
-    /// translation miss goes to a helper when there are helpers (and parsing pauses).
-    fn parse_requests(&mut self, c: &mut Conn, id: u64) {
+    /// translation miss goes to a helper when there are helpers (and parsing pauses). True
+    /// when it stopped at [`MAX_QUEUED_RESPONSES`] (the rest waits for the queue to drain).
+    fn parse_requests(&mut self, c: &mut Conn, id: u64) -> bool {
         let h = self.h;
-        while matches!(c.state, State::Serving)
-            && !c.last_request_seen()
-            && c.out.len() < MAX_QUEUED_RESPONSES
-        {
+        while matches!(c.state, State::Serving) && !c.last_request_seen() {
+            if c.out.len() >= MAX_QUEUED_RESPONSES {
+                return true;
+            }
             let req = match h.parse(&mut c.sess, &c.inbuf) {
-                Parse::Incomplete => return,
-                Parse::Invalid(status) => return c.queue(h.reject(&c.inbuf, status)),
+                Parse::Incomplete => return false,
+                Parse::Invalid(status) => {
+                    let resp = h.reject(&c.inbuf, status);
+                    c.queue(resp);
+                    return false;
+                }
                 Parse::Request(r) => r,
             };
             c.inbuf.drain(..req.consumed.min(c.inbuf.len()));
@@ -240,7 +249,7 @@ impl Loop<'_> {
                             h.counters.helper_jobs.fetch_add(1, Ordering::Relaxed);
                             h.counters.translate_jobs.fetch_add(1, Ordering::Relaxed);
                             c.state = State::Translating { req, miss };
-                            return;
+                            return false;
                         }
                     }
                     // SPED, or no helper could take the job: look it up here (may block).
@@ -249,6 +258,7 @@ impl Loop<'_> {
                 }
             }
         }
+        false
     }
 
     /// Sends queued answers in order; `Ok(true)` once the answer that closes the connection
