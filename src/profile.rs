@@ -109,6 +109,12 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Bound of the pathname-translation cache, in entries (per process in `mp`).
     pub path_cache_entries: usize,
+    /// A request head must arrive within this, from its first byte (or the accept).
+    pub header_timeout_ms: u64,
+    /// An idle keep-alive connection is closed after this.
+    pub keepalive_timeout_ms: u64,
+    /// An answer that makes no progress for this long (the client does not read) is dropped.
+    pub send_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -123,6 +129,9 @@ impl Default for ServerConfig {
             max_target_bytes: 2048,
             max_header_bytes: 8192,
             path_cache_entries: 10_000,
+            header_timeout_ms: 20_000,
+            keepalive_timeout_ms: 60_000,
+            send_timeout_ms: 60_000,
         }
     }
 }
@@ -417,6 +426,18 @@ impl Profile {
             ("server.threads", file.server.threads),
             ("server.helpers", file.server.helpers),
             ("server.path_cache_entries", file.server.path_cache_entries),
+            (
+                "server.header_timeout_ms",
+                file.server.header_timeout_ms as usize,
+            ),
+            (
+                "server.keepalive_timeout_ms",
+                file.server.keepalive_timeout_ms as usize,
+            ),
+            (
+                "server.send_timeout_ms",
+                file.server.send_timeout_ms as usize,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key.into(), "must be at least 1"));

@@ -73,10 +73,14 @@ fn start(model: &'static str, root: &Path, profile: Option<PathBuf>, extra: &[&s
     };
     cmd.args(["serve", "--model", model, "--docroot"])
         .arg(root)
-        .args(["--processes", "2", "--threads", "4", "--helpers", "2"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .args(extra);
+    // Small pools unless the test sizes them.
+    for (flag, n) in [("--processes", "2"), ("--threads", "4"), ("--helpers", "2")] {
+        if !extra.contains(&flag) {
+            cmd.args([flag, n]);
+        }
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut guard = ChildGuard::spawn(&mut cmd).expect("spawning threadbench serve");
     let out = guard
         .child_mut()
@@ -459,4 +463,125 @@ fn pipelining_non_reader(models: &[&'static str]) {
 #[test]
 fn pipelining_non_reader_is_bounded_event_models() {
     pipelining_non_reader(&["sped", "amped", "amted"]);
+}
+
+/// Whether the server closed `s` (EOF or reset); `s` is non-blocking.
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut b = [0u8; 256];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(_) => true,
+    }
+}
+
+/// Point 2 of issue 15: slowloris. [`SLOW_CONNS`] connections each send a header byte every
+/// 100 ms under a test profile with a 300 ms header timeout (and a 300 ms keep-alive timeout).
+/// A normal client is served meanwhile: within 1 s on the models without a fixed pool
+/// (mp_fork, mt_spawn, sped, amped, amted); on the pools (mp: 8 processes, mt: 16 threads) a
+/// connection waits in the accept queue behind the slow ones, each of which now costs a
+/// worker one timeout, so within ceil(SLOW_CONNS / pool) × timeout + 1 s. Every slow
+/// connection is closed, none before the timeout; the normal client's idle keep-alive
+/// connection is closed after the keep-alive timeout.
+const SLOW_CONNS: usize = 100;
+
+#[test]
+fn slowloris_is_timed_out_and_others_are_served() {
+    let root = docroot("slowloris");
+    let timeout = Duration::from_millis(300);
+    for model in MODELS {
+        let p = profile(
+            &root,
+            "header_timeout_ms = 300\nkeepalive_timeout_ms = 300\nsend_timeout_ms = 2000",
+        );
+        let srv = start(
+            model,
+            &root.0,
+            Some(p),
+            &["--processes", "8", "--threads", "16"],
+        );
+        let pool = match model {
+            "mp" => Some(8),
+            "mt" => Some(16),
+            _ => None,
+        };
+        let normal_bound = match pool {
+            Some(n) => timeout * SLOW_CONNS.div_ceil(n) as u32 + Duration::from_secs(1),
+            None => Duration::from_secs(1),
+        };
+        let all_closed_bound = normal_bound + Duration::from_secs(1);
+        let mut slow: Vec<(TcpStream, Instant, Option<Duration>)> = (0..SLOW_CONNS)
+            .map(|_| {
+                let mut s = connect(srv.addr);
+                s.write_all(b"GET /b.txt HTTP/1.1\r\nHost: x\r\n")
+                    .expect("start of a slow head");
+                s.set_nonblocking(true).expect("non-blocking");
+                (s, Instant::now(), None)
+            })
+            .collect();
+        let addr = srv.addr;
+        let normal = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            let t0 = Instant::now();
+            let mut s = connect(addr);
+            s.set_read_timeout(Some(Duration::from_secs(15)))
+                .expect("read timeout");
+            s.write_all(b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("normal request");
+            let mut b = vec![0u8; 4096];
+            let mut got = Vec::new();
+            while !got.ends_with(b"bee\n") {
+                let n = s.read(&mut b).expect("normal answer");
+                assert!(n > 0, "normal client: closed before its answer");
+                got.extend_from_slice(&b[..n]);
+            }
+            let took = t0.elapsed();
+            // Now idle on a keep-alive connection: closed after the keep-alive timeout.
+            let idle = Instant::now();
+            let n = s.read(&mut b).unwrap_or(0);
+            (took, n, idle.elapsed(), got)
+        });
+        let t0 = Instant::now();
+        while slow.iter().any(|c| c.2.is_none())
+            && t0.elapsed() < all_closed_bound + Duration::from_secs(2)
+        {
+            for (s, at, closed) in slow.iter_mut().filter(|c| c.2.is_none()) {
+                if closed_by_server(s) {
+                    *closed = Some(at.elapsed());
+                } else {
+                    let _ = s.write(b"X");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (took, n, idle_for, got) = normal.join().expect("normal client");
+        let what = format!("{model}: normal client");
+        assert_eq!(statuses(&got, false, &what), [200], "{what}");
+        assert!(
+            took < normal_bound,
+            "{what} waited {took:?} (bound {normal_bound:?})"
+        );
+        assert_eq!(n, 0, "{model}: idle keep-alive connection not closed");
+        assert!(
+            idle_for >= timeout - Duration::from_millis(50)
+                && idle_for < timeout + Duration::from_secs(1),
+            "{model}: idle keep-alive closed after {idle_for:?}"
+        );
+        let open = slow.iter().filter(|c| c.2.is_none()).count();
+        assert_eq!(open, 0, "{model}: {open} slow connections still open");
+        let first = slow.iter().filter_map(|c| c.2).min().expect("closed");
+        let last = slow.iter().filter_map(|c| c.2).max().expect("closed");
+        eprintln!("{model}: normal client answered in {took:?}; slow connections closed after {first:?}..{last:?}");
+        assert!(
+            first >= timeout - Duration::from_millis(50),
+            "{model}: a slow connection closed after {first:?}"
+        );
+        assert!(
+            last < all_closed_bound,
+            "{model}: last slow connection closed after {last:?}"
+        );
+        drop(slow);
+        stop_within(srv, Duration::from_secs(1));
+    }
 }

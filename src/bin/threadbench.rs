@@ -161,6 +161,9 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
             max_target_bytes: sc.max_target_bytes,
             max_header_bytes: sc.max_header_bytes,
             path_cache_entries: sc.path_cache_entries,
+            header_timeout: std::time::Duration::from_millis(sc.header_timeout_ms),
+            keepalive_timeout: std::time::Duration::from_millis(sc.keepalive_timeout_ms),
+            send_timeout: std::time::Duration::from_millis(sc.send_timeout_ms),
         },
     };
     threadbench::server::serve(cfg).with_context(|| format!("serving on {}", a.bind))

@@ -7,7 +7,7 @@ use super::handler::{Handler, Outgoing, Session, Step};
 use crate::sys::signals::stop_requested;
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Requests served on one keep-alive connection before the server closes it (Apache's
 /// MaxKeepAliveRequests default). A blocking worker is tied to its connection; without a cap,
@@ -15,13 +15,19 @@ use std::time::Duration;
 /// forever. The event-driven models multiplex connections and need no cap.
 pub const MAX_KEEPALIVE_REQUESTS: u32 = 100;
 
-/// Serves requests on `s` in order until close, error or stop. Errors (a peer reset
-/// mid-response included) end this connection only.
+/// How often a blocked read or write of a worker wakes up to look at the stop flag and the
+/// connection's timeouts (SO_RCVTIMEO / SO_SNDTIMEO): a stop is seen within this even when
+/// the client stalls, a slow client costs a timeout, not a worker for good.
+const WAKE: Duration = Duration::from_millis(100);
+
+/// Serves requests on `s` in order until close, error, stop or a timeout of the session
+/// ([`Handler::expired`]: header, idle keep-alive, send). Errors (a peer reset mid-response
+/// included) end this connection only.
 pub fn serve_conn(h: &Handler, mut s: TcpStream) {
     let mut sess = Session::capped(MAX_KEEPALIVE_REQUESTS);
     let _ = s.set_nonblocking(false);
-    // The read timeout bounds how late an idle keep-alive connection notices a stop request.
-    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+    let _ = s.set_read_timeout(Some(WAKE));
+    let _ = s.set_write_timeout(Some(WAKE));
     let _ = s.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut tmp = [0u8; 16384];
@@ -31,11 +37,12 @@ pub fn serve_conn(h: &Handler, mut s: TcpStream) {
                 Step::Incomplete => break,
                 Step::Done { consumed, resp } => {
                     let keep = resp.keep_alive;
-                    let mut out = Outgoing::new(resp);
-                    if out.send(&mut s).is_err() {
+                    sess.queued();
+                    if !send_all(h, &mut sess, &mut s, Outgoing::new(resp)) {
                         return;
                     }
                     buf.drain(..consumed.min(buf.len()));
+                    sess.answered(buf.is_empty());
                     if !keep {
                         linger_close(s);
                         return;
@@ -43,12 +50,15 @@ pub fn serve_conn(h: &Handler, mut s: TcpStream) {
                 }
             }
         }
-        if stop_requested() {
+        if stop_requested() || h.expired(&sess, Instant::now()) {
             return;
         }
         match s.read(&mut tmp) {
             Ok(0) => return,
-            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+            Ok(n) => {
+                sess.received();
+                buf.extend_from_slice(&tmp[..n])
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -57,6 +67,33 @@ pub fn serve_conn(h: &Handler, mut s: TcpStream) {
                         | io::ErrorKind::Interrupted
                 ) => {}
             Err(_) => return,
+        }
+    }
+}
+
+/// Sends one answer in full, resuming after each [`WAKE`] without progress; false when the
+/// connection must end (an error, a stop request, or the send timeout).
+fn send_all(h: &Handler, sess: &mut Session, s: &mut TcpStream, mut out: Outgoing) -> bool {
+    loop {
+        let before = out.sent();
+        let r = out.send(s);
+        if out.sent() > before {
+            sess.sent_some();
+        }
+        match r {
+            Ok(true) => return true,
+            Ok(false) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return false,
+        }
+        if stop_requested() || h.expired(sess, Instant::now()) {
+            return false;
         }
     }
 }

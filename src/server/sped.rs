@@ -33,6 +33,9 @@ const HELPER_BASE: u64 = 1;
 const CONN_BASE: u64 = 1 << 32;
 /// How long a closing connection may keep sending us bytes we discard.
 const LINGER: Duration = Duration::from_secs(2);
+/// How often the loop closes connections past their timeouts (so a timeout is applied up to
+/// this late).
+const SWEEP_EVERY: Duration = Duration::from_millis(200);
 /// Bytes one connection may be read per wake-up: past it the loop serves the others and comes
 /// back (without waiting on epoll), so one fast sender cannot hold the loop.
 const READ_BUDGET: usize = 64 * 1024;
@@ -107,6 +110,7 @@ impl Conn {
     }
 
     fn queue(&mut self, resp: Response) {
+        self.sess.queued();
         if resp.is_error() {
             // The connection ends with this answer; what the client sent after is dropped.
             self.inbuf.clear();
@@ -133,6 +137,7 @@ impl Conn {
                 Ok(n) => {
                     *budget -= n;
                     if !discard {
+                        self.sess.received();
                         self.inbuf.extend_from_slice(&tmp[..n])
                     }
                     if n < want && self.input != Input::FinPending {
@@ -295,11 +300,19 @@ impl Loop<'_> {
                     limit = off + len;
                 }
             }
-            match o.send_upto(&mut c.s, limit) {
+            let before = o.sent();
+            let r = o.send_upto(&mut c.s, limit);
+            if o.sent() > before {
+                c.sess.sent_some();
+            }
+            match r {
                 Ok(true) => {
                     let sent = c.out.pop_front().expect("the front answer");
                     if !sent.resp.keep_alive {
                         return Ok(true);
+                    }
+                    if c.out.is_empty() {
+                        c.sess.answered(c.inbuf.is_empty());
                     }
                 }
                 Ok(false) => {}
@@ -415,11 +428,13 @@ pub fn run(
                 }
             }
         }
-        if last_sweep.elapsed() > Duration::from_millis(500) {
-            last_sweep = Instant::now();
+        if last_sweep.elapsed() > SWEEP_EVERY {
+            // Timeouts (header, idle keep-alive, send: the session's) and lingering closes.
+            let now = Instant::now();
+            last_sweep = now;
             conns.retain(|_, c| match c.state {
-                State::Lingering(since) => since.elapsed() < LINGER,
-                _ => true,
+                State::Lingering(since) => now.saturating_duration_since(since) < LINGER,
+                _ => !h.expired(&c.sess, now),
             });
         }
     }

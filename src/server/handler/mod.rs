@@ -40,6 +40,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// How a body goes out (`serve --send`, the profile's `[server] send`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,6 +61,13 @@ pub struct HandlerConfig {
     pub max_header_bytes: usize,
     /// Bound of the pathname cache (entries).
     pub path_cache_entries: usize,
+    /// How long a connection may take to send a request head, from its first byte (or from
+    /// the accept): nginx's `client_header_timeout`.
+    pub header_timeout: Duration,
+    /// How long a keep-alive connection may stay idle between requests: `keepalive_timeout`.
+    pub keepalive_timeout: Duration,
+    /// How long an answer may make no progress (the client does not read): `send_timeout`.
+    pub send_timeout: Duration,
 }
 
 /// Answers a connection may have queued (parsed, not yet sent) before the event loop stops
@@ -82,33 +90,97 @@ pub struct Counters {
     pub translate_jobs: AtomicU64,
 }
 
+/// What a connection is waiting for, and so which timeout of [`HandlerConfig`] applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// The (rest of the) request head: `header_timeout` since its first byte or the accept.
+    Head,
+    /// A next request on a keep-alive connection: `keepalive_timeout` since the last answer.
+    Idle,
+    /// The client to take answers: `send_timeout` since the last progress.
+    Send,
+}
+
 /// One connection as the steps see it: created by the model when it accepts, passed to every
 /// step. Per-connection policy and accounting live here, so a limit added to it (time per
 /// header, idle keep-alive, unread input, queued output) holds for every model at once.
-#[derive(Debug, Clone, Default)]
+///
+/// The timeouts: a model reports what happens on the connection ([`Session::received`],
+/// [`Session::queued`], [`Session::sent_some`], [`Session::answered`]) and asks
+/// [`Handler::expired`] when it wakes up (a blocking model at each socket timeout, the event
+/// loop in its periodic sweep); an expired connection is closed.
+#[derive(Debug, Clone)]
 pub struct Session {
     served: u32,
     max_requests: Option<u32>,
+    wait: Wait,
+    since: Instant,
+}
+
+impl Default for Session {
+    fn default() -> Session {
+        Session::new()
+    }
 }
 
 impl Session {
-    /// A connection without a request cap (the event-driven models multiplex connections).
+    /// A connection without a request cap (the event-driven models multiplex connections),
+    /// just accepted: waiting for a head.
     pub fn new() -> Session {
-        Session::default()
+        Session {
+            served: 0,
+            max_requests: None,
+            wait: Wait::Head,
+            since: Instant::now(),
+        }
     }
 
     /// A connection closed after `max_requests` (the blocking models: a worker is tied to its
     /// connection, as with Apache's MaxKeepAliveRequests).
     pub fn capped(max_requests: u32) -> Session {
         Session {
-            served: 0,
             max_requests: Some(max_requests),
+            ..Session::new()
         }
     }
 
     /// Requests parsed on this connection so far.
     pub fn served(&self) -> u32 {
         self.served
+    }
+
+    /// What the connection waits for now.
+    pub fn wait(&self) -> Wait {
+        self.wait
+    }
+
+    fn set(&mut self, wait: Wait) {
+        self.wait = wait;
+        self.since = Instant::now();
+    }
+
+    /// Request bytes arrived: an idle connection now waits for the rest of a head.
+    pub fn received(&mut self) {
+        if self.wait == Wait::Idle {
+            self.set(Wait::Head);
+        }
+    }
+
+    /// An answer was queued: the connection waits for the client to take it.
+    pub fn queued(&mut self) {
+        if self.wait != Wait::Send {
+            self.set(Wait::Send);
+        }
+    }
+
+    /// Some of an answer went out: the send timeout starts again.
+    pub fn sent_some(&mut self) {
+        self.set(Wait::Send);
+    }
+
+    /// Every queued answer went out; `unread_empty`: no part of a next request is buffered.
+    pub fn answered(&mut self, unread_empty: bool) {
+        self.set(if unread_empty { Wait::Idle } else { Wait::Head });
     }
 
     /// Counts one request; whether the connection may stay open after it.
@@ -220,6 +292,16 @@ impl Handler {
     /// pushes back on the client) until the answers drain.
     pub fn may_read(&self, unread: usize, queued: usize) -> bool {
         unread < self.unread_limit() && queued < MAX_QUEUED_RESPONSES
+    }
+
+    /// Whether `sess` has waited longer than its timeout allows (close it).
+    pub fn expired(&self, sess: &Session, now: Instant) -> bool {
+        let limit = match sess.wait {
+            Wait::Head => self.cfg.header_timeout,
+            Wait::Idle => self.cfg.keepalive_timeout,
+            Wait::Send => self.cfg.send_timeout,
+        };
+        now.saturating_duration_since(sess.since) > limit
     }
 
     pub fn send_mode(&self) -> SendMode {
@@ -448,6 +530,9 @@ mod tests {
             max_target_bytes: 1024,
             max_header_bytes: 8192,
             path_cache_entries: 16,
+            header_timeout: Duration::from_millis(50),
+            keepalive_timeout: Duration::from_millis(100),
+            send_timeout: Duration::from_secs(1),
         }
     }
 
@@ -579,5 +664,28 @@ mod tests {
             Step::Incomplete => panic!("complete request"),
         }
         assert_eq!(h.counters.requests.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn session_timeouts_follow_what_the_connection_waits_for() {
+        let t = tree();
+        let h = Handler::new(config(t.0.join("www"), SendMode::Writev)).expect("handler");
+        let mut sess = Session::new();
+        let now = Instant::now();
+        assert_eq!(sess.wait(), Wait::Head);
+        assert!(!h.expired(&sess, now));
+        // Bytes of the head do not restart the header timeout.
+        sess.received();
+        assert!(h.expired(&sess, now + Duration::from_millis(60)));
+        sess.queued();
+        assert_eq!(sess.wait(), Wait::Send);
+        assert!(!h.expired(&sess, Instant::now() + Duration::from_millis(500)));
+        sess.answered(true);
+        assert_eq!(sess.wait(), Wait::Idle);
+        let idle = Instant::now();
+        assert!(!h.expired(&sess, idle + Duration::from_millis(60)));
+        assert!(h.expired(&sess, idle + Duration::from_millis(150)));
+        sess.received();
+        assert_eq!(sess.wait(), Wait::Head);
     }
 }

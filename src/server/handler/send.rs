@@ -80,6 +80,11 @@ impl Outgoing {
         }
     }
 
+    /// Bytes sent so far (head and body).
+    pub fn sent(&self) -> usize {
+        self.off
+    }
+
     /// Whether everything was sent.
     pub fn done(&self) -> bool {
         self.off >= self.total()
