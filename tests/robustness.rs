@@ -393,8 +393,8 @@ const PIPELINE_FOR: Duration = Duration::from_secs(2);
 /// server stops reading it once its answers queue up (TCP pushes back on the client): the
 /// server's RSS grows by less than [`NON_READER_RSS_GROWTH_KIB`], another client is
 /// answered within 1 s meanwhile, and SIGTERM still stops the server within 1 s.
-fn pipelining_non_reader(models: &[&'static str]) {
-    let root = docroot("nonreader");
+fn pipelining_non_reader(models: &[&'static str], expect_stall: bool) {
+    let root = docroot(&format!("nonreader-{}", models[0]));
     let reqs = b"GET /a.bin HTTP/1.1\r\nHost: x\r\n\r\n".repeat(256);
     for &model in models {
         let srv = start(model, &root.0, None, &[]);
@@ -417,8 +417,13 @@ fn pipelining_non_reader(models: &[&'static str]) {
         let t0 = Instant::now();
         let mut sent = 0usize;
         let mut stalled = false;
+        // The server ended the connection (a blocking model closes after
+        // MAX_KEEPALIVE_REQUESTS answers; what we sent after is reset).
+        let mut ended = false;
         while t0.elapsed() < PIPELINE_FOR {
-            match hog.write(&reqs) {
+            // One unbroken stream of requests: a partial write resumes where it stopped.
+            let off = sent % reqs.len();
+            match hog.write(&reqs[off..]) {
                 Ok(n) => sent += n,
                 Err(e)
                     if matches!(
@@ -428,14 +433,28 @@ fn pipelining_non_reader(models: &[&'static str]) {
                 {
                     stalled = true
                 }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                    ) =>
+                {
+                    ended = true;
+                    break;
+                }
                 Err(e) => panic!("{model}: pipelining: {e}"),
             }
         }
         let after = tree_rss_kib(pid);
         let grew = after.saturating_sub(before);
-        eprintln!("{model}: pipelined {sent} bytes without reading (stalled: {stalled}); RSS {before} -> {after} KiB");
+        eprintln!(
+            "{model}: pipelined {sent} bytes without reading (stalled: {stalled}, \
+             ended by the server: {ended}); RSS {before} -> {after} KiB"
+        );
+        // The event loop must stop reading (a blocking worker reads only between its
+        // blocking sends, and ends the connection at its keep-alive cap).
         assert!(
-            stalled,
+            stalled || !expect_stall,
             "{model}: the server read everything a non-reader sent ({sent} bytes)"
         );
         assert!(
@@ -462,7 +481,7 @@ fn pipelining_non_reader(models: &[&'static str]) {
 
 #[test]
 fn pipelining_non_reader_is_bounded_event_models() {
-    pipelining_non_reader(&["sped", "amped", "amted"]);
+    pipelining_non_reader(&["sped", "amped", "amted"], true);
 }
 
 /// Whether the server closed `s` (EOF or reset); `s` is non-blocking.
@@ -582,6 +601,53 @@ fn slowloris_is_timed_out_and_others_are_served() {
             "{model}: last slow connection closed after {last:?}"
         );
         drop(slow);
+        stop_within(srv, Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn pipelining_non_reader_is_bounded_blocking_models() {
+    pipelining_non_reader(&["mp", "mp_fork", "mt", "mt_spawn"], false);
+}
+
+/// A client that asks for a large file, takes its first bytes and stops reading.
+fn stalled_reader(addr: SocketAddr) -> TcpStream {
+    let mut s = connect(addr);
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("request");
+    let mut b = [0u8; 1000];
+    s.read_exact(&mut b).expect("start of the answer");
+    s
+}
+
+/// Point 3 of issue 15: SIGTERM ends every model within 1 s while its workers are blocked
+/// writing a 16 MiB file to clients that stopped reading (writev and sendfile); and with a
+/// 500 ms send timeout the server drops such a client on its own.
+#[test]
+fn sigterm_within_1s_with_stalled_readers_and_send_timeout() {
+    let root = docroot("stalled");
+    let big: Vec<u8> = (0..16u32 << 20).map(|i| (i >> 5) as u8).collect();
+    std::fs::write(root.0.join("big.bin"), &big).expect("writing big.bin");
+    for model in MODELS {
+        for send in ["writev", "sendfile"] {
+            let srv = start(model, &root.0, None, &["--send", send]);
+            // More stalled clients than an mt pool has threads, one for each mp process.
+            let stalled: Vec<TcpStream> = (0..2).map(|_| stalled_reader(srv.addr)).collect();
+            std::thread::sleep(Duration::from_millis(300));
+            stop_within(srv, Duration::from_secs(1));
+            drop(stalled);
+        }
+        let p = profile(&root, "send_timeout_ms = 500");
+        let srv = start(model, &root.0, Some(p), &[]);
+        let mut s = stalled_reader(srv.addr);
+        std::thread::sleep(Duration::from_millis(1500));
+        let what = format!("{model}: send timeout");
+        let rest = read_to_eof(&mut s, &what);
+        assert!(
+            1000 + rest.len() < big.len(),
+            "{what}: the whole file arrived ({} bytes): the stalled client was not dropped",
+            1000 + rest.len()
+        );
         stop_within(srv, Duration::from_secs(1));
     }
 }
