@@ -438,6 +438,13 @@ impl Profile {
                 "server.send_timeout_ms",
                 file.server.send_timeout_ms as usize,
             ),
+            ("server.backlog", file.server.backlog as usize),
+            ("server.max_target_bytes", file.server.max_target_bytes),
+            ("server.max_header_bytes", file.server.max_header_bytes),
+            ("params.matmul_n", file.params.matmul_n as usize),
+            ("params.server_conns", file.params.server_conns as usize),
+            ("params.specweb_dirs", file.params.specweb_dirs as usize),
+            ("params.disk_files", file.params.disk_files as usize),
         ] {
             if value == 0 {
                 return Err(invalid(key.into(), "must be at least 1"));
@@ -670,5 +677,32 @@ mod tests {
             .to_string();
         assert!(msg.contains("report.client_bound_util"), "{msg}");
         assert_eq!(parse("").unwrap().report.client_bound_util, 0.90);
+        for (text, key) in [
+            (
+                "[server]\nmax_header_bytes = 0\n",
+                "server.max_header_bytes",
+            ),
+            ("[server]\nbacklog = 0\n", "server.backlog"),
+            ("[params]\nmatmul_n = 0\n", "params.matmul_n"),
+            (
+                "[server]\npath_cache_entries = 0\n",
+                "server.path_cache_entries",
+            ),
+            (
+                "[server]\nheader_timeout_ms = 0\n",
+                "server.header_timeout_ms",
+            ),
+            (
+                "[server]\nkeepalive_timeout_ms = 0\n",
+                "server.keepalive_timeout_ms",
+            ),
+            ("[server]\nsend_timeout_ms = 0\n", "server.send_timeout_ms"),
+        ] {
+            let msg = parse(text).unwrap_err().to_string();
+            assert!(
+                msg.contains("/x/t.toml") && msg.contains(key) && msg.contains("at least 1"),
+                "{text}: {msg}"
+            );
+        }
     }
 }
