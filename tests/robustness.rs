@@ -651,3 +651,71 @@ fn sigterm_within_1s_with_stalled_readers_and_send_timeout() {
         stop_within(srv, Duration::from_secs(1));
     }
 }
+
+/// Point 7 of issue 15: an mt pool whose threads cannot fit RLIMIT_NOFILE (hard limit 64,
+/// 64 threads) refuses to start with a message naming both numbers, instead of answering
+/// errors; with room it starts.
+#[test]
+fn mt_checks_the_descriptor_limit_at_start() {
+    let root = docroot("nofile");
+    let run = |threads: &str| {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(format!(
+                "ulimit -n 64 && exec \"$0\" --profile ci serve --model mt --threads {threads} --docroot \"$1\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_threadbench"))
+            .arg(&root.0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let mut g = ChildGuard::spawn(&mut run("64")).expect("spawning sh");
+    let st = g
+        .wait_timeout(Duration::from_secs(5))
+        .expect("waiting for serve");
+    assert!(
+        matches!(st, Some(WaitStatus::Exited(_, c)) if c != 0),
+        "mt with 64 threads under 64 descriptors: {st:?}"
+    );
+    let mut err = String::new();
+    if let Some(mut e) = g.child_mut().and_then(|c| c.stderr.take()) {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(
+        err.contains("64 threads need about 160 descriptors")
+            && err.contains("RLIMIT_NOFILE is 64"),
+        "{err}"
+    );
+    // 8 threads fit: it starts and serves.
+    let mut g = ChildGuard::spawn(&mut run("8")).expect("spawning sh");
+    let out = g.child_mut().and_then(|c| c.stdout.take()).expect("stdout");
+    let mut line = String::new();
+    BufReader::new(out)
+        .read_line(&mut line)
+        .expect("reading the listening line");
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("address");
+    let what = "mt under 64 descriptors";
+    assert_eq!(
+        statuses(
+            &exchange(addr, b"GET /b.txt HTTP/1.0\r\n\r\n", what),
+            false,
+            what
+        ),
+        [200]
+    );
+    stop_within(
+        Server {
+            guard: g,
+            addr,
+            model: "mt",
+            profile: None,
+        },
+        Duration::from_secs(1),
+    );
+}

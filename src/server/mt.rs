@@ -21,6 +21,7 @@ pub fn run_pool(
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
     pool_listener(&l)?;
+    check_nofile(cfg.threads.max(1))?;
     let h = Arc::new(h);
     let l = Arc::new(l);
     let mut joins = Vec::new();
@@ -39,6 +40,27 @@ pub fn run_pool(
     announce()?;
     for j in joins {
         let _ = j.join();
+    }
+    Ok(())
+}
+
+/// Descriptors the pool needs besides its threads' (stdio, listener, docroot, helpers'
+/// sockets, the process's own): a margin.
+const NOFILE_MARGIN: u64 = 32;
+
+/// Checks that `threads` pool threads fit RLIMIT_NOFILE: each may hold its connection and an
+/// open file at once. The soft limit is raised to the hard one first; if that is not enough
+/// the pool does not start (it would answer errors to everyone near the limit).
+fn check_nofile(threads: usize) -> io::Result<()> {
+    let lim = crate::sys::limits::raise_nofile()?;
+    let need = 2 * threads as u64 + NOFILE_MARGIN;
+    if lim.soft < need {
+        return Err(io::Error::other(format!(
+            "mt: {threads} threads need about {need} descriptors (2 per thread + {NOFILE_MARGIN}), \
+             but RLIMIT_NOFILE is {} (hard limit {}): lower --threads / [server] threads or \
+             raise the limit (ulimit -n)",
+            lim.soft, lim.hard
+        )));
     }
     Ok(())
 }

@@ -45,8 +45,11 @@ pub struct Docroot {
 }
 
 /// The status for a failed open of a translated path.
-fn open_error_status(e: &io::Error) -> u16 {
+/// The status for a failed open beneath the docroot: out of descriptors or memory is the
+/// server's temporary condition (503, as a client may retry), not a fault of the request.
+pub fn open_error_status(e: &io::Error) -> u16 {
     match e.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::EMFILE | Errno::ENFILE | Errno::ENOMEM) => 503,
         Some(Errno::ENOENT | Errno::ENOTDIR) => 404,
         Some(Errno::EXDEV | Errno::EACCES | Errno::EPERM | Errno::ELOOP) => 403,
         _ => 500,

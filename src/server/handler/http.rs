@@ -191,6 +191,7 @@ pub fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         414 => "URI Too Long",
         431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
         _ => "Internal Server Error",
     }
@@ -235,6 +236,10 @@ pub fn error_response(status: u16, date: &str, head_only: bool) -> Vec<u8> {
     );
     if status == 405 {
         head.push_str(&format!("Allow: {ALLOW}\r\n"));
+    }
+    if status == 503 {
+        // Out of descriptors or memory: over in a moment.
+        head.push_str("Retry-After: 1\r\n");
     }
     head.push_str("\r\n");
     let mut head = head.into_bytes();

@@ -424,7 +424,7 @@ impl Handler {
         } else {
             match self.body(file) {
                 Ok(b) => Some(b),
-                Err(_) => return self.error(500, false),
+                Err(e) => return self.error(docroot::open_error_status(&e), false),
             }
         };
         let head = self.header(req, file);
