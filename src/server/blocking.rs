@@ -19,6 +19,9 @@ pub const MAX_KEEPALIVE_REQUESTS: u32 = 100;
 /// connection's timeouts (SO_RCVTIMEO / SO_SNDTIMEO): a stop is seen within this even when
 /// the client stalls, a slow client costs a timeout, not a worker for good.
 const WAKE: Duration = Duration::from_millis(100);
+/// How long, and how much, a closing connection's late input is read and discarded.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
 
 /// Serves requests on `s` in order until close, error, stop or a timeout of the session
 /// ([`Handler::expired`]: header, idle keep-alive, send). Errors (a peer reset mid-response
@@ -115,11 +118,15 @@ pub fn pool_member(h: &Handler, l: &TcpListener) {
 /// unread input does not turn our close into a reset that destroys the response in flight.
 fn linger_close(mut s: TcpStream) {
     let _ = s.shutdown(std::net::Shutdown::Write);
-    let mut tmp = [0u8; 4096];
-    for _ in 0..20 {
+    let mut tmp = [0u8; 16384];
+    // Until EOF, for at most LINGER and LINGER_BYTES (a client sending a 100 KB head after
+    // its 431 must not reset the answer, as the former 80 KB linger let it).
+    let until = Instant::now() + LINGER;
+    let mut left = LINGER_BYTES;
+    while Instant::now() < until && left > 0 {
         match s.read(&mut tmp) {
             Ok(0) => return,
-            Ok(_) => {}
+            Ok(n) => left = left.saturating_sub(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e)
                 if matches!(

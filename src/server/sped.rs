@@ -84,6 +84,8 @@ struct Conn {
     /// Reading stopped (read budget, unread or queued bound) with input perhaps left in the
     /// socket: with edge-triggered epoll no new event announces it, so the loop comes back.
     pending_in: bool,
+    /// An error answer is queued: it is the last, and the close after it lingers.
+    ends_in_error: bool,
 }
 
 impl Conn {
@@ -97,6 +99,7 @@ impl Conn {
             out: VecDeque::new(),
             watching_out: false,
             pending_in: false,
+            ends_in_error: false,
         }
     }
 
@@ -113,7 +116,10 @@ impl Conn {
         self.sess.queued();
         if resp.is_error() {
             // The connection ends with this answer; what the client sent after is dropped.
+            // The client may still be sending (a 431 for a huge head): linger, so that the
+            // input still arriving does not turn the close into a reset of the answer.
             self.inbuf.clear();
+            self.ends_in_error = true;
         }
         self.out.push_back(Outgoing::new(resp));
     }
@@ -192,7 +198,7 @@ impl Loop<'_> {
             match self.send_answers(c, id) {
                 Err(_) => return false,
                 Ok(true) => {
-                    if c.inbuf.is_empty() && !c.pending_in {
+                    if c.inbuf.is_empty() && !c.pending_in && !c.ends_in_error {
                         // Everything the client sent was consumed (a plain `Connection:
                         // close`): close at once; nothing unread can turn it into a reset.
                         return false;
