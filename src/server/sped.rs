@@ -7,10 +7,16 @@
 //!
 //! ```text
 //!  epoll_wait ─▶ listener: accept all
-//!            ├▶ conn: read all → parse → translate ─hit─▶ header+body → send queue in order
-//!            │                             └─miss─▶ lookup here (sped) | helper (amped/amted)
+//!            ├▶ conn: read (≤ 64 KiB, while unread/queued bounds allow) → parse → translate
+//!            │        ─hit─▶ header+body → send queue in order (≤ 16 answers)
+//!            │        └─miss─▶ lookup here (sped) | helper (amped/amted)
 //!            └▶ helper socket: job done → resume that conn (answer / send on)
 //! ```
+//!
+//! Bounds per connection (issue 15): reading stops while [`Handler::may_read`] says no (the
+//! client's answers are not being consumed) and resumes when they drain; a wake-up reads at
+//! most `READ_BUDGET` from one connection and the loop comes back to it without waiting; a
+//! sweep every `SWEEP_EVERY` closes connections past their session's timeout.
 
 use super::accept::{accept, ConnMode};
 use super::handler::{

@@ -8,8 +8,9 @@
 //!
 //! Each is behind its own `parking_lot` mutex: uncontended in the single-threaded models,
 //! shared by the `mt` pools, private per process in `mp`. The docroot is assumed static while
-//! served (entries are never revalidated). Bounds on the path and header caches (entries) are
-//! the robustness work's; each cache's `insert` is the one place to enforce them.
+//! served (entries are never revalidated). The path cache is bounded by entries
+//! (`[server] path_cache_entries`) and keyed by the normalised path; the header cache holds
+//! one entry per file the path cache ever admitted, so it is bounded by the docroot.
 
 use super::docroot::FileMeta;
 use crate::sys::mmap::Mapping;

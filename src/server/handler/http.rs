@@ -2,8 +2,8 @@
 //! need, the target turned into a docroot-relative path, and response heads formatted. The
 //! steps in [`super`] call these; nothing here touches the file system or a cache.
 //!
-//! Framing and header rules that the robustness work tightens (RFC 9112) belong in
-//! [`parse_head`], the one parser every model's requests go through.
+//! Framing and header rules (RFC 9112: no request bodies, one `Host`, `Connection` as a token
+//! list) live in [`parse_head`], the one parser every model's requests go through.
 
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -22,8 +22,16 @@
 //!
 //! Per-connection limits: every step a model calls takes the connection's [`Session`], so
 //! one place ([`Handler::parse`] with the [`Session`] and [`HandlerConfig`]) enforces a bound
-//! for every model; today it caps keep-alive requests for the blocking models and checks the
-//! target and header sizes.
+//! for every model. The bounds, all here or in the submodules, applied by every model:
+//!
+//! | bound | where | what a model does |
+//! |-------|-------|-------------------|
+//! | target, head size (414, 431) | [`http::parse_head`] | answers the error, closes (lingering) |
+//! | RFC 9112 framing (400) | [`http::parse_head`] | the same |
+//! | header / idle keep-alive / send timeouts | [`Session`], [`Handler::expired`] | closes the connection |
+//! | unread input, queued answers | [`Handler::may_read`] | the event loop stops reading it |
+//! | pathname cache entries, normalised key | [`cache::PathCache`] | – |
+//! | keep-alive requests (blocking models) | [`Session::capped`] | closes after the last |
 
 pub mod cache;
 pub mod docroot;
