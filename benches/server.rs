@@ -214,6 +214,16 @@ fn main() {
         suite.finish(c);
         return;
     }
+    // Docroots an interrupted run left (SIGINT/SIGKILL skip their drop) go first.
+    match workload::TempDocroot::sweep_stale() {
+        Ok(v) if !v.is_empty() => eprintln!(
+            "threadbench: removed {} docroot(s) left by interrupted runs in {}",
+            v.len(),
+            std::env::temp_dir().display()
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("threadbench: warning: cannot sweep stale docroots: {e}"),
+    }
     run_groups(&suite, &mut c);
 
     // Hygiene: every server (and anything it forked) is gone before the run ends.

@@ -49,6 +49,31 @@ impl TempDocroot {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Removes the `$TMPDIR/threadbench-<pid>-<n>` docroots whose process is gone — what an
+    /// interrupted or killed run left (SIGINT and SIGKILL skip the drop) — and returns them.
+    /// Docroots of live processes (another run, this one) are left alone.
+    pub fn sweep_stale() -> io::Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        for e in std::fs::read_dir(std::env::temp_dir())?.flatten() {
+            let name = e.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("threadbench-")) else {
+                continue;
+            };
+            let Some(pid) = rest
+                .split_once('-')
+                .filter(|(_, n)| n.parse::<u64>().is_ok())
+                .and_then(|(p, _)| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let gone = matches!(crate::procfs::state(pid), None | Some('Z'));
+            if gone && e.path().is_dir() && std::fs::remove_dir_all(e.path()).is_ok() {
+                removed.push(e.path());
+            }
+        }
+        Ok(removed)
+    }
 }
 
 impl Drop for TempDocroot {
@@ -307,6 +332,21 @@ impl Workload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_docroots_of_dead_processes_are_swept() {
+        let dead = std::process::Command::new("true")
+            .spawn()
+            .and_then(|mut c| c.wait().map(|_| c.id()))
+            .expect("run true");
+        let stale = std::env::temp_dir().join(format!("threadbench-{dead}-0"));
+        std::fs::create_dir_all(stale.join("d")).expect("mkdir stale");
+        let live = TempDocroot::new().expect("live docroot");
+        let removed = TempDocroot::sweep_stale().expect("sweep");
+        assert!(removed.contains(&stale), "{removed:?}");
+        assert!(!stale.exists());
+        assert!(live.path().exists(), "a live process's docroot stays");
+    }
 
     #[test]
     fn specweb_mix_matches_and_is_deterministic() {
