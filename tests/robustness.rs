@@ -764,3 +764,55 @@ fn huge_heads_get_their_431_delivered() {
         stop(srv);
     }
 }
+
+/// Conditional GET: a file not modified since the client's `If-Modified-Since` gets 304 with
+/// no body, on every model; an older date, or none, gets the file.
+#[test]
+fn conditional_get_answers_304_when_not_modified() {
+    let root = docroot("ims");
+    for model in MODELS {
+        let srv = start(model, &root.0, None, &[]);
+        let what = format!("{model}/first");
+        let first = exchange(
+            srv.addr,
+            b"GET /b.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            &what,
+        );
+        let (status, head, _) = head_of(&first, &what);
+        assert_eq!(status, 200, "{what}");
+        let last_modified = head
+            .lines()
+            .find_map(|l| l.strip_prefix("last-modified: "))
+            .unwrap_or_else(|| panic!("{what}: no Last-Modified in {head}"))
+            .trim()
+            .to_owned();
+        // The head is lowercased: give the date back in its sent form.
+        let date = String::from_utf8_lossy(&first)
+            .lines()
+            .find_map(|l| l.strip_prefix("Last-Modified: ").map(str::to_owned))
+            .unwrap_or(last_modified);
+        let ask = |since: &str, tag: &str| {
+            let req = format!(
+                "GET /b.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: {since}\r\nConnection: close\r\n\r\n"
+            );
+            let what = format!("{model}/{tag}");
+            let data = exchange(srv.addr, req.as_bytes(), &what);
+            let (status, _, end) = head_of(&data, &what);
+            (status, data.len() - end)
+        };
+        assert_eq!(
+            ask(&date, "same"),
+            (304, 0),
+            "{model}: not modified → 304, no body"
+        );
+        let (status, body) = ask("Thu, 01 Jan 1970 00:00:00 GMT", "older");
+        assert_eq!(status, 200, "{model}: modified since 1970");
+        assert!(body > 0, "{model}: 200 carries the file");
+        assert_eq!(
+            ask("not a date", "bad").0,
+            200,
+            "{model}: a bad date is ignored"
+        );
+        stop(srv);
+    }
+}

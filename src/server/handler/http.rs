@@ -25,6 +25,9 @@ pub struct RequestHead {
     /// What the client asked for: HTTP/1.1 keeps alive unless `Connection` says `close`,
     /// HTTP/1.0 only when it says `keep-alive`.
     pub wants_keep_alive: bool,
+    /// `If-Modified-Since` as seconds since the epoch (an unparsable date is ignored, RFC 9110
+    /// 13.1.3).
+    pub if_modified_since: Option<u64>,
 }
 
 /// Whether a comma-separated header value (`Connection`) lists `token` (case-insensitive,
@@ -113,12 +116,19 @@ pub fn parse_head(
         1 => !says(b"close"),
         _ => says(b"keep-alive"),
     };
+    let if_modified_since = req
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("if-modified-since"))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .and_then(parse_http_date);
     Ok(Some(RequestHead {
         consumed,
         head_only,
         version,
         target: target.to_owned(),
         wants_keep_alive,
+        if_modified_since,
     }))
 }
 
@@ -222,6 +232,50 @@ pub fn head_200(len: u64, content_type: &str, mtime_s: u64) -> String {
     )
 }
 
+/// The head of a 304 Not Modified (no body, no Content-Length: RFC 9110 15.4.5); `Date` and
+/// `Connection` follow as for a 200.
+pub fn head_304(mtime_s: u64) -> String {
+    format!(
+        "HTTP/1.1 304 Not Modified\r\nServer: threadbench\r\nLast-Modified: {}\r\n",
+        http_date(mtime_s)
+    )
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, the form this server sends) as seconds
+/// since the epoch; `None` for anything else.
+pub fn parse_http_date(s: &str) -> Option<u64> {
+    let mut it = s.trim().split(' ');
+    let (_wd, d, mon, y, hms, gmt) = (
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    );
+    if gmt != "GMT" || it.next().is_some() {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = MONTHS.iter().position(|&x| x == mon)? as i64 + 1;
+    let (d, y): (i64, i64) = (d.parse().ok()?, y.parse().ok()?);
+    let mut t = hms.split(':').map(|v| v.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days-from-civil (Howard Hinnant), the inverse of `http_date`'s.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
 /// A complete error response (head and its short text body); it always closes. For a HEAD
 /// request (`head_only`) the head is the same (its `Content-Length` included, RFC 9110
 /// 9.3.2) and nothing follows it.
@@ -292,6 +346,19 @@ impl DateClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_round_trip() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784111777)
+        );
+        for t in [0u64, 784111777, 951_782_400, 1_796_183_880] {
+            assert_eq!(parse_http_date(&http_date(t)), Some(t), "{}", http_date(t));
+        }
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
 
     #[test]
     fn heads_targets_and_dates() {

@@ -209,6 +209,8 @@ pub struct Request {
     pub keep_alive: bool,
     /// The target as sent.
     pub target: String,
+    /// `If-Modified-Since`, seconds since the epoch: a file not modified since gets 304.
+    pub if_modified_since: Option<u64>,
 }
 
 /// What the parse step found at the start of the input.
@@ -333,6 +335,7 @@ impl Handler {
                     head_only: h.head_only,
                     keep_alive: may_keep_alive && h.wants_keep_alive,
                     target: h.target,
+                    if_modified_since: h.if_modified_since,
                 })
             }
         }
@@ -392,14 +395,19 @@ impl Handler {
         });
         let mut head = Vec::with_capacity(cached.len() + 64);
         head.extend_from_slice(cached.as_bytes());
+        self.finish_head(&mut head, req.keep_alive);
+        head
+    }
+
+    /// Appends `Date`, `Connection` and the blank line to a response head.
+    fn finish_head(&self, head: &mut Vec<u8>, keep_alive: bool) {
         head.extend_from_slice(b"Date: ");
         head.extend_from_slice(self.date.now().as_bytes());
-        head.extend_from_slice(if req.keep_alive {
+        head.extend_from_slice(if keep_alive {
             b"\r\nConnection: keep-alive\r\n\r\n".as_slice()
         } else {
             b"\r\nConnection: close\r\n\r\n".as_slice()
         });
-        head
     }
 
     /// Step 4: the body from the mapped-file cache (LRU by bytes), or an open file for
@@ -427,6 +435,21 @@ impl Handler {
 
     /// Steps 3 and 4 for a translated request (500 when the body cannot be opened).
     pub fn respond(&self, req: &Request, file: &FileEntry) -> Response {
+        // Conditional GET: not modified since the client's copy → 304, no body.
+        if req
+            .if_modified_since
+            .is_some_and(|since| file.meta.mtime_s <= since)
+        {
+            let mut head = http::head_304(file.meta.mtime_s).into_bytes();
+            self.finish_head(&mut head, req.keep_alive);
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            return Response {
+                status: 304,
+                head,
+                body: None,
+                keep_alive: req.keep_alive,
+            };
+        }
         let body = if req.head_only {
             None
         } else {
@@ -557,6 +580,7 @@ mod tests {
             head_only: false,
             keep_alive: true,
             target: target.into(),
+            if_modified_since: None,
         }
     }
 
