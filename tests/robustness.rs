@@ -14,28 +14,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use threadbench::sys::process::ChildGuard;
 
-const MODELS: [&str; 7] = ["mp", "mp_fork", "mt", "mt_spawn", "sped", "amped", "amted"];
-
-/// A temporary directory (docroot, test profile) removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 fn docroot(tag: &str) -> TempDir {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("robustness-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(d.join("sub")).expect("creating docroot");
-    let bin: Vec<u8> = (0..1024u32).map(|i| (i * 7 + 3) as u8).collect();
-    std::fs::write(d.join("a.bin"), bin).expect("writing a.bin");
-    std::fs::write(d.join("index.html"), "<p>root</p>\n").expect("writing index");
-    std::fs::write(d.join("sub/index.html"), "<p>sub</p>\n").expect("writing sub index");
-    std::fs::write(d.join("b.txt"), "bee\n").expect("writing b.txt");
-    TempDir(d)
+    common::docroot("robustness", tag)
 }
 
 /// A profile file next to the docroot: `server` is the body of its `[server]` section.
@@ -248,7 +231,7 @@ fn head_error_responses_carry_no_body() {
             200,
         ),
     ];
-    for model in MODELS {
+    for model in common::models() {
         let srv = start(model, &root.0, None, &[]);
         for (name, req, want) in cases {
             let what = format!("{model}/{name}");
@@ -304,7 +287,7 @@ fn framing_table_exact_statuses_on_every_model() {
         ("connection_10_keep_alive_in_list", "GET /b.txt HTTP/1.0\r\nConnection: te, Keep-Alive\r\n\r\nGET /a.bin HTTP/1.0\r\n\r\n".into(), vec![200, 200]),
         ("connection_10_keep_alive_ish_closes", "GET /b.txt HTTP/1.0\r\nConnection: keep-alive-ish\r\n\r\nGET /a.bin HTTP/1.0\r\n\r\n".into(), vec![200]),
     ];
-    for model in MODELS {
+    for model in common::models() {
         let srv = start(model, &root.0, None, &[]);
         for (name, req, want) in &cases {
             let what = format!("{model}/{name}");
@@ -509,7 +492,7 @@ const SLOW_CONNS: usize = 100;
 fn slowloris_is_timed_out_and_others_are_served() {
     let root = docroot("slowloris");
     let timeout = Duration::from_millis(300);
-    for model in MODELS {
+    for model in common::models() {
         let p = profile(
             &root,
             "header_timeout_ms = 300\nkeepalive_timeout_ms = 300\nsend_timeout_ms = 2000",
@@ -628,7 +611,7 @@ fn sigterm_within_1s_with_stalled_readers_and_send_timeout() {
     let root = docroot("stalled");
     let big: Vec<u8> = (0..16u32 << 20).map(|i| (i >> 5) as u8).collect();
     std::fs::write(root.0.join("big.bin"), &big).expect("writing big.bin");
-    for model in MODELS {
+    for model in common::models() {
         for send in ["writev", "sendfile"] {
             let srv = start(model, &root.0, None, &["--send", send]);
             // More stalled clients than an mt pool has threads, one for each mp process.
@@ -730,7 +713,7 @@ fn huge_heads_get_their_431_delivered() {
         "GET /b.txt HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "b".repeat(100_000)
     );
-    for model in MODELS {
+    for model in common::models() {
         let srv = start(
             model,
             &root.0,
@@ -770,7 +753,7 @@ fn huge_heads_get_their_431_delivered() {
 #[test]
 fn conditional_get_answers_304_when_not_modified() {
     let root = docroot("ims");
-    for model in MODELS {
+    for model in common::models() {
         let srv = start(model, &root.0, None, &[]);
         let what = format!("{model}/first");
         let first = exchange(

@@ -6,35 +6,20 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use threadbench::sys::process::ChildGuard;
 
-const MODELS: [&str; 7] = ["mp", "mp_fork", "mt", "mt_spawn", "sped", "amped", "amted"];
+mod common;
+use common::TempDir;
 
-/// A docroot removed on drop.
-struct Docroot(PathBuf);
-
-impl Drop for Docroot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn docroot(tag: &str) -> Docroot {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("server_models-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(d.join("sub")).expect("creating docroot");
-    let bin: Vec<u8> = (0..1024u32).map(|i| (i * 7 + 3) as u8).collect();
-    std::fs::write(d.join("a.bin"), bin).expect("writing a.bin");
-    std::fs::write(d.join("index.html"), "<p>root</p>\n").expect("writing index");
-    std::fs::write(d.join("sub/index.html"), "<p>sub</p>\n").expect("writing sub index");
-    std::fs::write(d.join("b.txt"), "bee\n").expect("writing b.txt");
-    std::fs::write(d.join("%2e%2e"), "literal name\n").expect("writing literal");
-    std::os::unix::fs::symlink("/etc/passwd", d.join("evil")).expect("symlink");
-    Docroot(d)
+/// The common docroot plus a file named like an escape and a symlink out of it.
+fn docroot(tag: &str) -> TempDir {
+    let d = common::docroot("server_models", tag);
+    std::fs::write(d.0.join("%2e%2e"), "literal name\n").expect("writing literal");
+    std::os::unix::fs::symlink("/etc/passwd", d.0.join("evil")).expect("symlink");
+    d
 }
 
 struct Server {
@@ -227,7 +212,7 @@ fn exchange(addr: SocketAddr, c: &Case) -> Vec<u8> {
 fn every_model_answers_the_table_identically() {
     let root = docroot("table");
     let mut per_model = Vec::new();
-    for model in MODELS {
+    for model in common::models() {
         let srv = start(model, &root.0);
         let mut statuses = Vec::new();
         for c in table() {
@@ -380,7 +365,7 @@ fn peer_reset_mid_response_kills_nothing() {
     let root = docroot("reset");
     let big: Vec<u8> = (0..4u32 * 1024 * 1024).map(|i| (i >> 3) as u8).collect();
     std::fs::write(root.0.join("big.bin"), &big).expect("writing big.bin");
-    for model in MODELS {
+    for model in common::models() {
         let srv = start(model, &root.0);
         let workers = threadbench::procfs::descendants(srv.guard.pid().as_raw());
         for _ in 0..3 {
@@ -411,7 +396,7 @@ fn sendfile_mode_sends_the_same_bytes() {
     let root = docroot("sendfile");
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(root.0.join("mid.bin"), &big).expect("writing mid.bin");
-    for model in MODELS {
+    for model in common::models() {
         let srv = start_with(model, &root.0, &["--send", "sendfile"]);
         let c = case(
             "pipelined",
@@ -517,7 +502,7 @@ fn blocking_models_cap_requests_per_keep_alive_connection() {
 #[test]
 fn half_closed_client_gets_its_answer_then_eof() {
     let root = docroot("halfclose");
-    for model in MODELS {
+    for model in common::models() {
         let srv = start(model, &root.0);
         for pause in [false, true] {
             let mut s = TcpStream::connect(srv.addr).expect("connecting");
@@ -575,7 +560,7 @@ fn responses_are_byte_identical_across_models() {
         out
     };
     let mut first: Option<(&str, Vec<Vec<u8>>)> = None;
-    for model in MODELS {
+    for model in common::models() {
         let srv = start(model, &root.0);
         let got: Vec<Vec<u8>> = reqs
             .iter()
