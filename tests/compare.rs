@@ -4,6 +4,23 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// A temporary tree removed on drop, also when an assertion fails first.
+struct TempTree(PathBuf);
+
+impl TempTree {
+    fn new(tag: &str) -> TempTree {
+        let p = std::env::temp_dir().join(format!("threadbench-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        TempTree(p)
+    }
+}
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/compare")
@@ -334,9 +351,8 @@ fn copy_first_round(src: &std::path::Path, dst: &std::path::Path, benches: &[&st
 /// while a thread spawn made 40 % slower in every round still lowers the ratio (regressed).
 #[test]
 fn ratios_are_judged_over_rounds_too() {
-    let root =
-        std::env::temp_dir().join(format!("threadbench-ratio-rounds-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let tree = TempTree::new("ratio-rounds");
+    let root = tree.0.clone();
     let fork = [140_000.0, 150_000.0, 135_000.0, 145_000.0, 138_000.0];
     let thread_base = [16_000.0, 20_000.0, 19_000.0, 17_500.0, 21_000.0];
     let thread_aa = [21_000.0, 17_000.0, 16_500.0, 20_500.0, 18_000.0];
@@ -384,7 +400,6 @@ fn ratios_are_judged_over_rounds_too() {
         verdict(&v, "ratios", "ratio/fork_vs_thread_spawn"),
         "regressed"
     );
-    std::fs::remove_dir_all(&root).expect("clean up");
 }
 
 /// Each run's samples are tight, but runs drift by ±30 % (a VM whose host changes speed): one
@@ -392,8 +407,8 @@ fn ratios_are_judged_over_rounds_too() {
 /// consistent 40 % slowdown is still a regression.
 #[test]
 fn rounds_tell_run_to_run_drift_from_a_slowdown() {
-    let root = std::env::temp_dir().join(format!("threadbench-rounds-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let tree = TempTree::new("rounds");
+    let root = tree.0.clone();
     let drift_base = [100.0, 130.0, 95.0, 125.0, 105.0];
     let drift_head = [129.0, 98.0, 131.0, 102.0, 99.0];
     let slow_base = [100.0, 104.0, 97.0, 102.0, 99.0];
@@ -424,7 +439,6 @@ fn rounds_tell_run_to_run_drift_from_a_slowdown() {
     let out = compare(&root, &["--head", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
-    std::fs::remove_dir_all(&root).expect("clean up");
 }
 
 /// The table's rows as (id, verdict word), in the order printed.
