@@ -299,14 +299,6 @@ fn framing_table_exact_statuses_on_every_model() {
     }
 }
 
-/// The counter `name=N` that a stopped server printed on stderr.
-fn counter(err: &str, name: &str) -> u64 {
-    err.split_whitespace()
-        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} counter in {err:?}"))
-}
-
 /// Point 6 of issue 15: the pathname cache is keyed by the normalised path (many spellings of
 /// one file: one lookup) and bounded by the profile's `path_cache_entries` (3 files through a
 /// cache of 2, twice: some are looked up again). amped/amted count their lookups
@@ -332,7 +324,7 @@ fn path_cache_is_normalised_and_bounded() {
             assert_eq!(got, [if i == 4 { 403 } else { 200 }], "{what}");
         }
         let err = stop(srv);
-        assert_eq!(counter(&err, "translate_jobs"), 1, "{model}: {err}");
+        assert_eq!(common::counter(&err, "translate_jobs"), 1, "{model}: {err}");
 
         let p = profile(&root, "path_cache_entries = 2");
         let srv = start(model, &root.0, Some(p), &[]);
@@ -345,7 +337,7 @@ fn path_cache_is_normalised_and_bounded() {
             );
         }
         let err = stop(srv);
-        let jobs = counter(&err, "translate_jobs");
+        let jobs = common::counter(&err, "translate_jobs");
         assert!(
             (4..=6).contains(&jobs),
             "{model}: 3 files, cache of 2: {jobs} lookups ({err})"

@@ -524,14 +524,6 @@ fn half_closed_client_gets_its_answer_then_eof() {
     }
 }
 
-/// The counter `name=N` that a stopped server printed on stderr.
-fn counter(err: &str, name: &str) -> u64 {
-    err.split_whitespace()
-        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} counter in {err:?}"))
-}
-
 /// Every model answers with the same bytes (apart from `Date`), pipelined requests whose paths
 /// are translation-cache misses included: amped/amted look those up in helpers, and the
 /// answers still leave in request order.
@@ -610,7 +602,11 @@ fn helpers_look_up_translation_misses() {
         // Four distinct paths, one of them missing (errors are not cached, but it was asked
         // once): four lookups; the repeated paths were hits.
         let want = if via_helpers { 4 } else { 0 };
-        assert_eq!(counter(&err, "translate_jobs"), want, "{model}: {err}");
-        assert_eq!(counter(&err, "requests"), 5, "{model}: {err}");
+        assert_eq!(
+            common::counter(&err, "translate_jobs"),
+            want,
+            "{model}: {err}"
+        );
+        assert_eq!(common::counter(&err, "requests"), 5, "{model}: {err}");
     }
 }

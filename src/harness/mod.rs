@@ -225,12 +225,11 @@ impl Suite {
         }
         let mut info = MachineInfo::collect(&self.profile, &self.plan, self.nofile);
         info.run = Some(self.run.clone());
-        let path = self.paths.file(results::ENV_JSON);
-        let written = serde_json::to_string_pretty(&info)
-            .map_err(std::io::Error::other)
-            .and_then(|t| std::fs::write(&path, t));
-        if let Err(e) = written {
-            fail(format!("writing {}: {e}", path.display()));
+        if let Err(e) = info.write(&self.paths) {
+            fail(format!(
+                "writing {}: {e}",
+                self.paths.file(results::ENV_JSON).display()
+            ));
         }
         crate::report::html::regenerate_or_warn(&self.paths);
     }

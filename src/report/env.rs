@@ -77,9 +77,11 @@ impl MachineInfo {
         }
     }
 
-    /// Writes `env.json` into [`super::output_dir`] and returns its path.
-    pub fn write(&self) -> std::io::Result<PathBuf> {
-        let path = super::output_dir()?.join(super::results::ENV_JSON);
+    /// Writes `env.json` under `paths` (bench runs that measured something) and returns its
+    /// path.
+    pub fn write(&self, paths: &super::results::Paths) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(&paths.out)?;
+        let path = paths.file(super::results::ENV_JSON);
         std::fs::write(&path, serde_json::to_string_pretty(self)?)?;
         Ok(path)
     }

@@ -1,5 +1,6 @@
-//! What the suite writes besides criterion's own output: machine metadata (`env.json`),
-//! and (grown by later work) side metrics, the HTML/SVG report and baseline comparison.
+//! The results layer and everything that reads it: machine metadata (`env.json`), the
+//! artefacts and their provenance ([`results`]), the HTML report, the findings, baseline
+//! comparison and the benches' derived summaries.
 
 pub mod bench_ref;
 pub mod compare;
@@ -9,12 +10,3 @@ pub mod html;
 pub mod results;
 pub mod server_results;
 pub mod summaries;
-
-use std::path::PathBuf;
-
-/// `target/threadbench/` (see [`results::Paths`]), created on demand.
-pub fn output_dir() -> std::io::Result<PathBuf> {
-    let dir = results::Paths::from_env().out;
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}

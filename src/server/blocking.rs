@@ -62,16 +62,18 @@ pub fn serve_conn(h: &Handler, mut s: TcpStream) {
                 sess.received();
                 buf.extend_from_slice(&tmp[..n])
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if is_wake(&e) => {}
             Err(_) => return,
         }
     }
+}
+
+/// A socket timeout ([`WAKE`]) or a signal: nothing wrong, look at the deadlines and go on.
+fn is_wake(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 /// Sends one answer in full, resuming after each [`WAKE`] without progress; false when the
@@ -86,13 +88,7 @@ fn send_all(h: &Handler, sess: &mut Session, s: &mut TcpStream, mut out: Outgoin
         match r {
             Ok(true) => return true,
             Ok(false) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if is_wake(&e) => {}
             Err(_) => return false,
         }
         if stop_requested() || h.expired(sess, Instant::now()) {

@@ -30,3 +30,11 @@ pub fn docroot(test: &str, tag: &str) -> TempDir {
     std::fs::write(d.join("b.txt"), "bee\n").expect("writing b.txt");
     TempDir(d)
 }
+
+/// The counter `name=N` that a stopped server printed on stderr.
+pub fn counter(err: &str, name: &str) -> u64 {
+    err.split_whitespace()
+        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} counter in {err:?}"))
+}
