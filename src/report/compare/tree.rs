@@ -80,10 +80,11 @@ fn read_run(dir: &Path) -> Result<Run, InputError> {
     Ok(Run { per_iter, median })
 }
 
-/// A directory holding a run (criterion writes estimates.json and sample.json into each).
-/// How much older than the baseline a `new/` must be to count as an earlier run's leftover
-/// (`--save-baseline` writes `new/` a moment before copying it to the baseline).
-const LEFTOVER_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
+/// How much older than the first saved baseline a `new/` must be to count as an earlier
+/// run's leftover. `--save-baseline` writes each `new/` a moment before copying it to the
+/// baseline, and anything measured before the saving run began is older than its first copy
+/// by at least one benchmark's warm-up and measurement; 2 s covers the copy and the clock.
+const LEFTOVER_SLACK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// When criterion wrote the run in `d` (its sample.json).
 fn written_at(d: &Path) -> Option<std::time::SystemTime> {
@@ -93,6 +94,7 @@ fn written_at(d: &Path) -> Option<std::time::SystemTime> {
         .ok()
 }
 
+/// A directory holding a run (criterion writes estimates.json and sample.json into each).
 fn is_run_dir(d: &Path) -> bool {
     d.join("sample.json").is_file()
 }
