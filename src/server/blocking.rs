@@ -3,7 +3,7 @@
 //! which only blocks this worker) and sends each answer before reading on.
 
 use super::accept::accept_until_stop;
-use super::handler::{Handler, Outgoing, Session, Step};
+use super::handler::{Handler, Outgoing, Session, Stamp, Step};
 use crate::sys::signals::stop_requested;
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
@@ -53,7 +53,7 @@ pub fn serve_conn(h: &Handler, mut s: TcpStream) {
                 }
             }
         }
-        if stop_requested() || h.expired(&sess, Instant::now()) {
+        if stop_requested() || h.expired(&sess, Stamp::now()) {
             return;
         }
         match s.read(&mut tmp) {
@@ -91,7 +91,7 @@ fn send_all(h: &Handler, sess: &mut Session, s: &mut TcpStream, mut out: Outgoin
             Err(e) if is_wake(&e) => {}
             Err(_) => return false,
         }
-        if stop_requested() || h.expired(sess, Instant::now()) {
+        if stop_requested() || h.expired(sess, Stamp::now()) {
             return false;
         }
     }

@@ -20,7 +20,8 @@
 
 use super::accept::{accept, ConnMode};
 use super::handler::{
-    Handler, Miss, Outgoing, Parse, Request, Response, Session, Translation, MAX_QUEUED_RESPONSES,
+    Handler, Miss, Outgoing, Parse, Request, Response, Session, Stamp, Translation,
+    MAX_QUEUED_RESPONSES,
 };
 use super::helpers::{Helpers, Job, Reply};
 use super::ServeConfig;
@@ -30,7 +31,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Residency is checked and sent in chunks of this size.
 const CHUNK: usize = 64 * 1024;
@@ -64,7 +65,7 @@ enum State {
     Paging,
     /// Lingering close since the instant: write side shut, late input read and discarded
     /// (so it cannot turn the close into a reset of the reply) until EOF or [`LINGER`].
-    Lingering(Instant),
+    Lingering(Stamp),
 }
 
 /// What is known of the peer's side of the stream.
@@ -133,9 +134,8 @@ impl Conn {
     /// Reads what the socket holds (discarding it while lingering), at most `budget` bytes and
     /// until `inbuf` holds `limit`. `Ok(true)`: it stopped with input perhaps left in the
     /// socket; `Err`: close.
-    fn read_input(&mut self, budget: &mut usize, limit: usize) -> Result<bool, ()> {
+    fn read_input(&mut self, tmp: &mut [u8], budget: &mut usize, limit: usize) -> Result<bool, ()> {
         let discard = matches!(self.state, State::Lingering(_));
-        let mut tmp = [0u8; 16384];
         loop {
             if *budget == 0 || (!discard && self.inbuf.len() >= limit) {
                 return Ok(true);
@@ -173,6 +173,9 @@ struct Loop<'a> {
     helpers: Option<Helpers>,
     /// Connections to drive again without an event (their read stopped at the budget).
     again: Vec<u64>,
+    /// Where reads land before they join a connection's `inbuf`: allocated (and zeroed) once,
+    /// not per read.
+    scratch: Box<[u8]>,
 }
 
 impl Loop<'_> {
@@ -185,7 +188,8 @@ impl Loop<'_> {
             let lingering = matches!(c.state, State::Lingering(_));
             if lingering || !c.last_request_seen() {
                 if lingering || self.h.may_read(c.inbuf.len(), c.out.len()) {
-                    match c.read_input(&mut budget, self.h.unread_limit()) {
+                    let limit = self.h.unread_limit();
+                    match c.read_input(&mut self.scratch, &mut budget, limit) {
                         Err(()) => return false,
                         Ok(more) => c.pending_in = more,
                     }
@@ -198,7 +202,7 @@ impl Loop<'_> {
                 if c.pending_in && budget == 0 {
                     self.again.push(id);
                 }
-                return c.input != Input::Eof && since.elapsed() < LINGER;
+                return c.input != Input::Eof && Stamp::now().since(since) < LINGER;
             }
             let queue_was_full = self.parse_requests(c, id);
             match self.send_answers(c, id) {
@@ -210,7 +214,7 @@ impl Loop<'_> {
                         return false;
                     }
                     let _ = c.s.shutdown(Shutdown::Write);
-                    c.state = State::Lingering(Instant::now());
+                    c.state = State::Lingering(Stamp::now());
                 }
                 Ok(false) => {
                     // Parsing stopped at the queue bound and answers have left since: parse on.
@@ -384,12 +388,13 @@ pub fn run(
         h: &h,
         helpers,
         again: Vec::new(),
+        scratch: vec![0u8; 16384].into_boxed_slice(),
     };
     let mut conns: HashMap<u64, Conn> = HashMap::new();
     let mut next_id = CONN_BASE;
     let mut events = vec![EpollEvent::empty(); 256];
     let mut done = Vec::new();
-    let mut last_sweep = Instant::now();
+    let mut last_sweep = Stamp::now();
     while !stop_requested() {
         // Connections left with input by their read budget: look at epoll without sleeping.
         let wait_ms = if lp.again.is_empty() { 100u16 } else { 0u16 };
@@ -440,12 +445,12 @@ pub fn run(
                 }
             }
         }
-        if last_sweep.elapsed() > SWEEP_EVERY {
+        let now = Stamp::now();
+        if now.since(last_sweep) > SWEEP_EVERY {
             // Timeouts (header, idle keep-alive, send: the session's) and lingering closes.
-            let now = Instant::now();
             last_sweep = now;
             conns.retain(|_, c| match c.state {
-                State::Lingering(since) => now.saturating_duration_since(since) < LINGER,
+                State::Lingering(since) => now.since(since) < LINGER,
                 _ => !h.expired(&c.sess, now),
             });
         }

@@ -16,8 +16,17 @@ use super::docroot::FileMeta;
 use crate::sys::mmap::Mapping;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The caches' key: a docroot-relative path's bytes. Hashing and comparing bytes is a
+/// fraction of what `Path`'s component-wise `Hash` and `Eq` cost, on every request.
+type Key = Box<[u8]>;
+
+fn key(rel: &Path) -> &[u8] {
+    rel.as_os_str().as_bytes()
+}
 
 /// A translated file: what a translation-cache hit returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +52,7 @@ impl FileEntry {
 #[derive(Debug)]
 pub struct PathCache {
     max_entries: usize,
-    map: Mutex<HashMap<PathBuf, Arc<FileEntry>>>,
+    map: Mutex<HashMap<Key, Arc<FileEntry>>>,
 }
 
 impl PathCache {
@@ -55,18 +64,18 @@ impl PathCache {
         }
     }
     pub fn get(&self, rel: &Path) -> Option<Arc<FileEntry>> {
-        self.map.lock().get(rel).cloned()
+        self.map.lock().get(key(rel)).cloned()
     }
     /// Keeps `e` under its `rel`; when full, an arbitrary entry goes first (no recency is
     /// kept on the hit path: a hit costs one lookup, as before the bound).
     pub fn insert(&self, e: Arc<FileEntry>) {
         let mut m = self.map.lock();
-        if m.len() >= self.max_entries && !m.contains_key(&e.rel) {
+        if m.len() >= self.max_entries && !m.contains_key(key(&e.rel)) {
             if let Some(k) = m.keys().next().cloned() {
                 m.remove(&k);
             }
         }
-        m.insert(e.rel.clone(), e);
+        m.insert(key(&e.rel).into(), e);
     }
     pub fn len(&self) -> usize {
         self.map.lock().len()
@@ -78,17 +87,17 @@ impl PathCache {
 
 /// Response header cache: per file, the head of a 200 minus `Date` and `Connection`.
 #[derive(Debug, Default)]
-pub struct HeaderCache(Mutex<HashMap<PathBuf, Arc<str>>>);
+pub struct HeaderCache(Mutex<HashMap<Key, Arc<str>>>);
 
 impl HeaderCache {
     /// The cached head of `rel`, built by `make` on a miss.
     pub fn get_or_insert(&self, rel: &Path, make: impl FnOnce() -> String) -> Arc<str> {
         let mut c = self.0.lock();
-        if let Some(h) = c.get(rel) {
+        if let Some(h) = c.get(key(rel)) {
             return h.clone();
         }
         let h: Arc<str> = make().into();
-        c.insert(rel.to_owned(), h.clone());
+        c.insert(key(rel).into(), h.clone());
         h
     }
 }
@@ -109,7 +118,7 @@ pub struct MapCache {
 
 #[derive(Debug, Default)]
 struct Lru {
-    map: HashMap<PathBuf, (Arc<MappedFile>, u64)>,
+    map: HashMap<Key, (Arc<MappedFile>, u64)>,
     bytes: u64,
     tick: u64,
 }
@@ -127,7 +136,7 @@ impl MapCache {
         let mut c = self.inner.lock();
         c.tick += 1;
         let tick = c.tick;
-        let (m, t) = c.map.get_mut(rel)?;
+        let (m, t) = c.map.get_mut(key(rel))?;
         *t = tick;
         Some(m.clone())
     }
@@ -155,7 +164,7 @@ impl MapCache {
         c.tick += 1;
         let tick = c.tick;
         c.bytes += len;
-        if let Some((om, _)) = c.map.insert(m.rel.clone(), (m, tick)) {
+        if let Some((om, _)) = c.map.insert(key(&m.rel).into(), (m, tick)) {
             // Two misses of one file raced (mt): count the replaced mapping out again.
             c.bytes -= om.map.bytes().len() as u64;
         }

@@ -5,6 +5,7 @@
 //! Framing and header rules (RFC 9112: no request bodies, one `Host`, `Connection` as a token
 //! list) live in [`parse_head`], the one parser every model's requests go through.
 
+use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -170,26 +171,39 @@ fn percent_decode(s: &[u8]) -> Option<Vec<u8>> {
 /// directory means its `index.html`). 400 for a bad escape, NUL or non-UTF-8, 403 for `..`.
 /// Pure: no file-system access, so an event loop may run it.
 pub fn relative_path(path: &str) -> Result<PathBuf, u16> {
-    let decoded = percent_decode(path.as_bytes()).ok_or(400u16)?;
-    if decoded.contains(&0) {
+    // Decoding allocates only when there is an escape to decode (the common target has none).
+    let decoded: Cow<str> = if path.contains('%') {
+        let bytes = percent_decode(path.as_bytes()).ok_or(400u16)?;
+        Cow::Owned(String::from_utf8(bytes).map_err(|_| 400u16)?)
+    } else {
+        Cow::Borrowed(path)
+    };
+    if decoded.contains('\0') {
         return Err(400);
     }
-    let decoded = String::from_utf8(decoded).map_err(|_| 400u16)?;
-    let mut rel = PathBuf::new();
+    // Built as one string: each kept segment is neither empty, `.` nor `..` and holds no `/`,
+    // so it is a normal component and the result cannot leave the docroot.
+    let mut rel = String::with_capacity(decoded.len() + "index.html".len());
+    let mut push = |seg: &str| {
+        if !rel.is_empty() {
+            rel.push('/');
+        }
+        rel.push_str(seg);
+    };
     for seg in decoded.split('/') {
         match seg {
             "" | "." => {}
             ".." => return Err(403),
-            s => rel.push(s),
+            s => push(s),
         }
     }
     if decoded.ends_with('/') {
-        rel.push("index.html");
+        push("index.html");
     }
-    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(403);
-    }
-    Ok(rel)
+    debug_assert!(Path::new(&rel)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_))));
+    Ok(PathBuf::from(rel))
 }
 
 pub fn reason(status: u16) -> &'static str {

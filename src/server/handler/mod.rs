@@ -37,10 +37,12 @@ pub mod cache;
 pub mod docroot;
 pub mod http;
 pub mod send;
+pub mod stamp;
 
 pub use cache::{FileEntry, MappedFile};
 pub use docroot::{Docroot, FileMeta};
 pub use send::{Body, Outgoing, Response};
+pub use stamp::Stamp;
 
 use cache::{HeaderCache, MapCache, PathCache};
 use http::DateClock;
@@ -48,7 +50,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How a body goes out (`serve --send`, the profile's `[server] send`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -122,7 +124,7 @@ pub struct Session {
     served: u32,
     max_requests: Option<u32>,
     wait: Wait,
-    since: Instant,
+    since: Stamp,
 }
 
 impl Default for Session {
@@ -139,7 +141,7 @@ impl Session {
             served: 0,
             max_requests: None,
             wait: Wait::Head,
-            since: Instant::now(),
+            since: Stamp::now(),
         }
     }
 
@@ -164,7 +166,7 @@ impl Session {
 
     fn set(&mut self, wait: Wait) {
         self.wait = wait;
-        self.since = Instant::now();
+        self.since = Stamp::now();
     }
 
     /// Request bytes arrived: an idle connection now waits for the rest of a head.
@@ -305,13 +307,13 @@ impl Handler {
     }
 
     /// Whether `sess` has waited longer than its timeout allows (close it).
-    pub fn expired(&self, sess: &Session, now: Instant) -> bool {
+    pub fn expired(&self, sess: &Session, now: Stamp) -> bool {
         let limit = match sess.wait {
             Wait::Head => self.cfg.header_timeout,
             Wait::Idle => self.cfg.keepalive_timeout,
             Wait::Send => self.cfg.send_timeout,
         };
-        now.saturating_duration_since(sess.since) > limit
+        now.since(sess.since) > limit
     }
 
     pub fn send_mode(&self) -> SendMode {
@@ -703,7 +705,7 @@ mod tests {
         let t = tree();
         let h = Handler::new(config(t.0.join("www"), SendMode::Writev)).expect("handler");
         let mut sess = Session::new();
-        let now = Instant::now();
+        let now = Stamp::now();
         assert_eq!(sess.wait(), Wait::Head);
         assert!(!h.expired(&sess, now));
         // Bytes of the head do not restart the header timeout.
@@ -711,10 +713,10 @@ mod tests {
         assert!(h.expired(&sess, now + Duration::from_millis(60)));
         sess.queued();
         assert_eq!(sess.wait(), Wait::Send);
-        assert!(!h.expired(&sess, Instant::now() + Duration::from_millis(500)));
+        assert!(!h.expired(&sess, Stamp::now() + Duration::from_millis(500)));
         sess.answered(true);
         assert_eq!(sess.wait(), Wait::Idle);
-        let idle = Instant::now();
+        let idle = Stamp::now();
         assert!(!h.expired(&sess, idle + Duration::from_millis(60)));
         assert!(h.expired(&sess, idle + Duration::from_millis(150)));
         sess.received();
