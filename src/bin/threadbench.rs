@@ -340,10 +340,12 @@ enum GateArg {
 }
 
 fn load_profile(sel: &Option<String>) -> Result<Profile> {
-    Ok(match sel {
+    let p = match sel {
         Some(s) => Profile::load(s)?,
         None => Profile::from_env(false)?,
-    })
+    };
+    p.check_models(&threadbench::reference::Lane::names())?;
+    Ok(p)
 }
 
 fn main() {
