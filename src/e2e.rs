@@ -259,10 +259,9 @@ pub fn probe(addr: SocketAddr, path: &str) -> io::Result<u16> {
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: `write!` would send the pieces apart, each after the last one's ACK.
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())?;
     let mut head = [0u8; 64];
     let mut n = 0;
     while n < 12 {
