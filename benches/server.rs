@@ -21,7 +21,7 @@ use threadbench::ids::Group;
 use threadbench::load::workload::{self, Workload};
 use threadbench::load::ConnMode;
 use threadbench::profile::Params;
-use threadbench::reference::{Lane, RefServer};
+use threadbench::reference::{Lane, Policy, RefServer};
 use threadbench::report::results::SERVER_JSON;
 use threadbench::server::Model;
 
@@ -202,7 +202,8 @@ fn bench_one(
     if !server.stop().expect("stop server") {
         eprintln!("threadbench: {id}: server did not exit cleanly on SIGTERM (killed)");
     }
-    let Some(rec) = rec else { return };
+    let Some(mut rec) = rec else { return };
+    rec.policy = Some(Policy::of(&cfg).describe());
     if rec.client_bound {
         eprintln!(
             "threadbench: {id}: client-bound (client CPU {:.0} %)",

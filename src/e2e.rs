@@ -442,6 +442,7 @@ impl SideMetrics {
                 .map_or(0, |d| d.as_secs()),
             latency_hist_ns: log_buckets(&self.hist),
             run_id: String::new(),
+            policy: None,
         })
     }
 }
