@@ -135,11 +135,11 @@ fn missing_reference_lanes(suite: &Suite) -> Vec<RefServer> {
     selected.dedup();
     selected
         .into_iter()
-        .filter_map(|r| match r.locate() {
-            Ok(_) => None,
+        .filter(|r| match r.locate() {
+            Ok(_) => false,
             Err(m) => {
                 eprintln!("threadbench: SKIPPING {m}");
-                Some(r)
+                true
             }
         })
         .collect()

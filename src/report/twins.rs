@@ -179,9 +179,9 @@ fn table_rows(t: &[Twin<'_>]) -> Vec<Vec<String>> {
                     ));
                 }
                 Err(why) => {
-                    v.extend(std::iter::repeat_n("–".to_owned(), 4));
+                    v.extend(vec!["–".to_owned(); 4]);
                     v.push(x.real.name().to_owned());
-                    v.extend(std::iter::repeat_n("–".to_owned(), 4));
+                    v.extend(vec!["–".to_owned(); 4]);
                     v.push(format!("not measured ({why})"));
                 }
             }
