@@ -267,6 +267,11 @@ fn main() {
         suite.finish(c);
         return;
     }
+    // Reference servers a killed run left, then its docroots and configuration directories.
+    let killed = e2e::sweep_stale_reference_servers();
+    if !killed.is_empty() {
+        eprintln!("threadbench: stopped reference servers left by killed runs (process groups {killed:?})");
+    }
     // Docroots an interrupted run left (SIGINT/SIGKILL skip their drop) go first.
     match workload::TempDocroot::sweep_stale() {
         Ok(v) if !v.is_empty() => eprintln!(

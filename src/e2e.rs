@@ -230,6 +230,57 @@ impl ServerProcess {
     }
 }
 
+/// Stops what a killed run's reference servers left: a bench killed outright (SIGKILL) takes
+/// the server's leader with it (`PR_SET_PDEATHSIG`), but not Apache's children or nginx's
+/// workers, and not lighttpd, whose switch to `nobody` clears the death signal. For every
+/// configuration directory of a process that is gone (`$TMPDIR/threadbench-<pid>-<n>`), the
+/// process group named by its pid file is killed if a live member of it is that server.
+/// Returns the groups killed. Run before [`TempDocroot::sweep_stale`] removes the directories.
+pub fn sweep_stale_reference_servers() -> Vec<i32> {
+    let mut killed = Vec::new();
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return killed;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("threadbench-"))
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if crate::procfs::state(owner).is_some() {
+            continue; // a live run's
+        }
+        for (file, program) in [
+            ("apache2.pid", "apache2"),
+            ("nginx.pid", "nginx"),
+            ("lighttpd.pid", "lighttpd"),
+        ] {
+            let Some(pgid) = std::fs::read_to_string(e.path().join(file))
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let ours = crate::procfs::group_members(pgid).into_iter().any(|p| {
+                !is_gone(p)
+                    && std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim() == program)
+            });
+            if ours
+                && nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL)
+                    .is_ok()
+            {
+                killed.push(pgid);
+            }
+        }
+    }
+    killed
+}
+
 /// Starts `lane`: one of our models as `exe serve` ([`ServerProcess::start`]), or a real
 /// server ([`ServerProcess::start_reference`], probed with `GET probe_path`).
 pub fn start_lane(

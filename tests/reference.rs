@@ -204,3 +204,44 @@ fn the_launcher_starts_any_lane_and_a_missing_program_is_a_clear_error() {
         assert!(e.to_string().contains(r.package()), "{e}");
     }
 }
+
+#[test]
+fn servers_a_killed_run_left_are_swept() {
+    let r = RefServer::ApachePrefork;
+    if let Err(m) = r.locate() {
+        eprintln!("reference: not checked here: {m}");
+        return;
+    }
+    let w = workload::single(1024).expect("file set");
+    // A run killed outright: `threadbench reference` gets SIGKILL while its server runs.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_threadbench"))
+        .args(["reference", "--server", r.name()])
+        .arg("--docroot")
+        .arg(w.docroot.path())
+        .args(["--probe", &w.files[0].path])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn threadbench reference");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    assert!(line.starts_with("listening on"), "{line:?}");
+    let conf = std::env::temp_dir().join(format!("threadbench-{}-0", child.id()));
+    let pgid: i32 = std::fs::read_to_string(conf.join("apache2.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    // Its leader dies with it; Apache's children would not.
+    let killed = e2e::sweep_stale_reference_servers();
+    assert!(killed.contains(&pgid), "{killed:?} lacks {pgid}");
+    assert!(
+        e2e::group_left(pgid, Duration::from_secs(2)).is_empty(),
+        "processes of {pgid} left"
+    );
+    let _ = std::fs::remove_dir_all(&conf);
+}

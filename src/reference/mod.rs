@@ -127,22 +127,28 @@ impl RefServer {
     }
 
     /// What it does per request that our models do not, from `strace -c -f` of each server
-    /// under the same load (docs/benchmarks.md has the counts): the report shows it where
-    /// ours is much cheaper than its twin.
+    /// and model under the same load (docs/benchmarks.md has the counts; our models make a
+    /// recv and a writev per keep-alive request): the report shows it where ours is much
+    /// cheaper than its twin.
     pub fn extra_work(self) -> &'static str {
         match self {
-            RefServer::ApachePrefork | RefServer::ApacheWorker | RefServer::ApacheEvent => {
-                "Apache opens, fstats and closes the file on every request (no open-file \
-                 cache), walks the path's directories for access control, polls the socket \
-                 before each read, and allocates and frees a request pool per request"
+            RefServer::ApachePrefork | RefServer::ApacheWorker => {
+                "Apache opens, fstats, maps, unmaps and closes the file on every request (no \
+                 open-file cache; EnableMMAP even for small files), and after each answer reads \
+                 the socket again and polls it before the next request arrives"
+            }
+            RefServer::ApacheEvent => {
+                "Apache event opens, fstats, maps, unmaps and closes the file on every request, \
+                 and hands every keep-alive connection from a worker thread to its listener \
+                 thread and back (epoll_ctl and futex wake-ups per request)"
             }
             RefServer::Nginx => {
                 "nginx opens, fstats and closes the file on every request (open_file_cache is \
-                 off by default) and formats a full header set (Date, Last-Modified, ETag)"
+                 off by default) and, without sendfile, preads it into a buffer before writev"
             }
             RefServer::Lighttpd => {
-                "lighttpd stats the path and opens and closes the file per request, and \
-                 re-arms the connection in epoll between requests"
+                "lighttpd reads the socket a second time per request (finding nothing) and, \
+                 with its writev backend, preads the file into a buffer before writev"
             }
         }
     }

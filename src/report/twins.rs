@@ -322,7 +322,7 @@ mod tests {
         assert!(
             notes[0].starts_with("mp on server_conns/*/64: ours costs 1/2.0 of apache_prefork's")
         );
-        assert!(notes[0].contains("Apache opens"));
+        assert!(notes[0].contains("Apache opens, fstats"));
         let html = twins_html(&r);
         assert!(html.contains("<table class=\"num twins\">") && html.contains("<li>mp on"));
     }
