@@ -197,7 +197,7 @@ const INTRO: &str = "Each of our models beside the real server it stands for, lo
 /// The twin table as a Markdown section (for findings.md).
 pub fn twins_markdown(r: &Results) -> String {
     let t = twins(r);
-    let mut md = format!("## Twins: our models beside real servers\n\n{INTRO}\n");
+    let mut md = format!("## Twins: our models beside real servers\n\n{INTRO}\n\n");
     if let Some(p) = policy(r) {
         let _ = writeln!(md, "Policy: {p}.");
     }
