@@ -235,7 +235,11 @@ pub fn throughput_chart(
             })
             .y_desc(ax.metric)
             .x_labels(((xmax - xmin).ceil() as usize + 1).min(24))
-            .label_style(("sans-serif", 14))
+            // More lanes than fit at 14 px under an unswept chart (apache_prefork, apache_worker …).
+            .label_style((
+                "sans-serif",
+                if swept || models.len() <= 7 { 14 } else { 11 },
+            ))
             .axis_desc_style(("sans-serif", 15))
             .x_label_formatter(&x_label)
             .y_label_formatter(&|y| fmt_rate(*y))
