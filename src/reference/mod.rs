@@ -336,7 +336,8 @@ impl Policy {
     /// One sentence for the report.
     pub fn describe(&self) -> String {
         format!(
-            "every lane closes a keep-alive connection after {} requests, an idle one after {} ms, \
+            "every real server closes a keep-alive connection after {} requests (as our blocking \
+             models do; our event-driven ones set no cap), and every lane an idle one after {} ms, \
              a request head that takes longer than {} ms and an answer stalled for {} ms \
              (servers that count in seconds get the value rounded up); bodies go out with {}",
             self.requests_per_conn,
@@ -455,9 +456,12 @@ mod tests {
             (p.requests_per_conn, p.keepalive_timeout_ms, p.sendfile),
             (100, 1500, false)
         );
-        assert!(p
-            .describe()
-            .contains("after 100 requests, an idle one after 1500 ms"));
+        let d = p.describe();
+        assert!(
+            d.contains("after 100 requests (as our blocking models"),
+            "{d}"
+        );
+        assert!(d.contains("an idle one after 1500 ms"), "{d}");
         cfg.send = "sendfile".into();
         assert!(Policy::of(&cfg).describe().ends_with("with sendfile"));
         assert_eq!((secs(1), secs(1000), secs(1001)), (1, 1, 2));
