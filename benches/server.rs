@@ -1,4 +1,6 @@
-//! End-to-end server groups, one table ([`GROUPS`]) over every [`Model`]:
+//! End-to-end server groups, one table ([`GROUPS`]) over every [`Lane`] — our models and the
+//! reference servers (Apache prefork/worker/event, nginx, lighttpd; the profile's `models`
+//! keys choose which a group runs):
 //! `server_file_size/<model>/<bytes>` (Connection: close), `server_conns/<model>/<n_conns>`
 //! (keep-alive, 1 KiB), `server_specweb/<model>` (SPECweb96 set, warm cache) and
 //! `server_disk/<model>/<kib>` (page cache evicted before each batch).
@@ -6,17 +8,20 @@
 //! the set: as in the Flash paper's disk-bound test, where the set exceeded memory, most
 //! requests miss it and read evicted pages from disk (fadvise cannot evict a mapped file, so
 //! without this bound the servers would keep the whole set in memory).
-//! One iteration = one validated request. The server is `threadbench serve` on the server
-//! cores; the load runs here on the client cores. See `threadbench::e2e`.
+//! One iteration = one validated request. The server is `threadbench serve` (or the real
+//! server, from a configuration written for the run) on the server cores; the load runs here
+//! on the client cores. A reference lane whose program is missing is skipped with one line
+//! naming its Debian package. See `threadbench::e2e` and `threadbench::reference`.
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, SamplingMode, Throughput};
-use threadbench::e2e::{self, ServerProcess, SideMetrics};
+use threadbench::e2e::{self, SideMetrics};
 use threadbench::harness::Suite;
 use threadbench::ids::Group;
 use threadbench::load::workload::{self, Workload};
 use threadbench::load::ConnMode;
 use threadbench::profile::Params;
+use threadbench::reference::{Lane, Policy, RefServer};
 use threadbench::report::results::SERVER_JSON;
 use threadbench::server::Model;
 
@@ -93,46 +98,88 @@ impl GroupSpec {
     }
 }
 
-fn bench_id(model: Model, p: Option<u64>) -> BenchmarkId {
+fn bench_id(lane: Lane, p: Option<u64>) -> BenchmarkId {
     match p {
-        Some(p) => BenchmarkId::new(model.name(), p),
-        None => BenchmarkId::from_parameter(model.name()),
+        Some(p) => BenchmarkId::new(lane.name(), p),
+        None => BenchmarkId::from_parameter(lane.name()),
     }
 }
 
-/// One (group, model, param) benchmark against a server started for it.
+/// The lanes `group` runs: the profile's `models` for it (checked when the profile loaded),
+/// else every lane.
+fn lanes(suite: &Suite, group: Group) -> Vec<Lane> {
+    match suite.profile.models(group) {
+        Some(names) => names.iter().filter_map(|n| Lane::parse(n)).collect(),
+        None => Lane::all(),
+    }
+}
+
+/// The reference lanes this run selects whose program (or a file it needs) is missing, each
+/// announced with one line naming its Debian package.
+fn missing_reference_lanes(suite: &Suite) -> Vec<RefServer> {
+    let mut selected: Vec<RefServer> = GROUPS
+        .iter()
+        .flat_map(|spec| {
+            spec.params(suite).into_iter().flat_map(move |p| {
+                lanes(suite, spec.group)
+                    .into_iter()
+                    .filter(move |l| suite.runs(&spec.group.id(l.name(), p)))
+            })
+        })
+        .filter_map(|l| match l {
+            Lane::Reference(r) => Some(r),
+            Lane::Model(_) => None,
+        })
+        .collect();
+    selected.sort();
+    selected.dedup();
+    selected
+        .into_iter()
+        .filter(|r| match r.locate() {
+            Ok(_) => false,
+            Err(m) => {
+                eprintln!("threadbench: SKIPPING {m}");
+                true
+            }
+        })
+        .collect()
+}
+
+/// One (group, lane, param) benchmark against a server started for it.
 fn bench_one(
     suite: &Suite,
     group: &mut BenchmarkGroup<'_, WallTime>,
     spec: &GroupSpec,
-    model: Model,
+    lane: Lane,
     param: Option<u64>,
     w: &Workload,
 ) {
-    let id = spec.group.id(model.name(), param);
+    let id = spec.group.id(lane.name(), param);
     let mut cfg = suite.profile.server.clone();
     if spec.disk {
         let set: u64 = w.files.iter().map(|f| f.size).sum();
         // The same mapped bytes in every model: mp's processes each keep their own cache.
-        let owners = if model == Model::Mp {
+        let owners = if lane == Lane::Model(Model::Mp) {
             cfg.processes as u64
         } else {
             1
         };
         cfg.cache_bytes = cfg.cache_bytes.min(set / 4) / owners;
     }
-    let server = ServerProcess::start(
+    let probe = &w.files.first().expect("a file set has files").path;
+    let server = e2e::start_lane(
+        lane,
         &server_exe(),
-        model,
         w.docroot.path(),
+        probe,
         &suite.plan.server,
         &cfg,
     )
-    .expect("start threadbench serve");
+    .unwrap_or_else(|e| panic!("{id}: start the server: {e}"));
     let conns = (spec.conns)(&suite.profile.params, param);
     let load = e2e::spec_for(server.addr, w, conns, spec.mode, &suite.plan.client);
     let mut side = SideMetrics::start(server.pid());
-    group.bench_function(bench_id(model, param), |b| {
+    group.bench_function(bench_id(lane, param), |b| {
         b.iter_custom(|iters| {
             let o = if spec.disk {
                 e2e::run_disk_requests(&load, w, iters, &mut side)
@@ -146,7 +193,7 @@ fn bench_one(
     let rec = (side.requests() > 0).then(|| {
         side.finish(
             spec.group.name(),
-            model.name(),
+            lane.name(),
             param,
             suite.profile.report.client_bound_util,
         )
@@ -155,7 +202,8 @@ fn bench_one(
     if !server.stop().expect("stop server") {
         eprintln!("threadbench: {id}: server did not exit cleanly on SIGTERM (killed)");
     }
-    let Some(rec) = rec else { return };
+    let Some(mut rec) = rec else { return };
+    rec.policy = Some(Policy::of(&cfg).describe());
     if rec.client_bound {
         eprintln!(
             "threadbench: {id}: client-bound (client CPU {:.0} %)",
@@ -165,31 +213,34 @@ fn bench_one(
     suite.save(SERVER_JSON, vec![rec]);
 }
 
-/// Every group × point × model the filter selects; under `--list` only the ids (no file set
-/// generated, no server started).
-fn run_groups(suite: &Suite, c: &mut criterion::Criterion) {
+/// Every group × point × lane the filter selects (lanes in `missing` skipped); under `--list`
+/// only the ids (no file set generated, no server started).
+fn run_groups(suite: &Suite, c: &mut criterion::Criterion, missing: &[RefServer]) {
     let params = suite.profile.params.clone();
     for spec in &GROUPS {
         let mut group = suite.group(c, spec.group);
         group.sampling_mode(SamplingMode::Flat);
+        let lanes = lanes(suite, spec.group);
         for p in spec.params(suite) {
             if suite.listing() {
-                for model in Model::ALL {
-                    group.bench_function(bench_id(model, p), |_| {});
+                for &lane in &lanes {
+                    group.bench_function(bench_id(lane, p), |_| {});
                 }
                 continue;
             }
-            let models: Vec<Model> = Model::ALL
-                .into_iter()
-                .filter(|m| suite.measures(&spec.group.id(m.name(), p)))
+            let run: Vec<Lane> = lanes
+                .iter()
+                .copied()
+                .filter(|l| !matches!(l, Lane::Reference(r) if missing.contains(r)))
+                .filter(|l| suite.measures(&spec.group.id(l.name(), p)))
                 .collect();
-            if models.is_empty() {
+            if run.is_empty() {
                 continue; // filtered out: no file set, no server
             }
             let w = (spec.workload)(&params, p).expect("generate the file set");
             group.throughput((spec.throughput)(p));
-            for model in models {
-                bench_one(suite, &mut group, spec, model, p, &w);
+            for lane in run {
+                bench_one(suite, &mut group, spec, lane, p, &w);
             }
         }
         group.finish();
@@ -200,9 +251,11 @@ fn main() {
     let suite = Suite::start();
     let mut c = suite.criterion();
     if suite.test_mode {
-        // Test mode runs each benchmark once, unmeasured: it would start a server per model
-        // and record nothing. tests/e2e.rs and tests/server_models.rs cover the servers.
-        eprintln!("threadbench: test mode: the server benches start no server (see tests/e2e.rs)");
+        // Test mode runs each benchmark once, unmeasured: it would start a server per lane
+        // and record nothing. tests/e2e.rs, tests/server_models.rs and tests/reference.rs
+        // cover the servers; here only which reference lanes could not run.
+        missing_reference_lanes(&suite);
+        eprintln!("threadbench: test mode: the server benches start no server (see tests/e2e.rs, tests/reference.rs)");
         suite.finish(c);
         return;
     }
@@ -214,6 +267,11 @@ fn main() {
         suite.finish(c);
         return;
     }
+    // Reference servers a killed run left, then its docroots and configuration directories.
+    let killed = e2e::sweep_stale_reference_servers();
+    if !killed.is_empty() {
+        eprintln!("threadbench: stopped reference servers left by killed runs (process groups {killed:?})");
+    }
     // Docroots an interrupted run left (SIGINT/SIGKILL skip their drop) go first.
     match workload::TempDocroot::sweep_stale() {
         Ok(v) if !v.is_empty() => eprintln!(
@@ -224,7 +282,12 @@ fn main() {
         Ok(_) => {}
         Err(e) => eprintln!("threadbench: warning: cannot sweep stale docroots: {e}"),
     }
-    run_groups(&suite, &mut c);
+    let missing = if suite.listing() {
+        Vec::new()
+    } else {
+        missing_reference_lanes(&suite)
+    };
+    run_groups(&suite, &mut c, &missing);
 
     // Hygiene: every server (and anything it forked) is gone before the run ends.
     let me = std::process::id() as i32;

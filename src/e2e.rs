@@ -17,18 +17,27 @@
 //! (server CPU, RSS/PSS, context switches over the server's process tree; client CPU) are
 //! accumulated per benchmark and saved to `server.json`.
 //!
+//! The reference lanes ([`crate::reference`]: Apache, nginx, lighttpd) go through the same
+//! launcher: [`ServerProcess::start_reference`] writes the server's configuration into a
+//! temporary directory (removed with the process), picks a free loopback port, starts the
+//! program with its CPU affinity set to the server cores before exec (every process and
+//! thread it creates inherits it), waits until a probe request is answered 200, and on stop
+//! signals it, reaps its whole process group and checks that nothing of it is left. A lane
+//! is one of ours or a real server: [`start_lane`].
+//!
 //! It does not measure: the server's start-up, or anything over a real network.
 
 use crate::blocks::Outcome;
-use crate::load::workload::Workload;
+use crate::load::workload::{TempDocroot, Workload};
 use crate::load::{self, new_hist, ConnMode, ErrorCounts, LatencyUs, LoadReport, LoadSpec};
+use crate::reference::{Lane, RefServer, Site};
 use crate::report::server_results::ServerRecord;
 use crate::server::stats::{tree_stats, TreeStats};
 use crate::server::Model;
 use crate::sys::process::ChildGuard;
 use nix::sys::signal::Signal;
-use std::io::{self, BufRead, BufReader};
-use std::net::SocketAddr;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -39,8 +48,11 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running server process.
 pub struct ServerProcess {
+    // Dropped first: the server is killed and reaped before its configuration goes.
     guard: ChildGuard,
     pub addr: SocketAddr,
+    /// A reference server's configuration directory (removed on drop).
+    conf: Option<TempDocroot>,
 }
 
 impl ServerProcess {
@@ -84,7 +96,78 @@ impl ServerProcess {
                     format!("unexpected server line {line:?}"),
                 )
             })?;
-        Ok(ServerProcess { guard, addr })
+        Ok(ServerProcess {
+            guard,
+            addr,
+            conf: None,
+        })
+    }
+
+    /// Starts real server `r` serving `docroot` on a free loopback port, pinned to `cores`,
+    /// configured from `cfg` (see [`crate::reference`]), and waits until `GET probe_path`
+    /// answers 200. An error names the server and quotes its stderr. A port another process
+    /// took between our choice and the server's bind is retried on a new one.
+    pub fn start_reference(
+        r: RefServer,
+        docroot: &Path,
+        probe_path: &str,
+        cores: &[usize],
+        cfg: &crate::profile::ServerConfig,
+    ) -> io::Result<ServerProcess> {
+        let program = r
+            .locate()
+            .map_err(|m| io::Error::new(io::ErrorKind::NotFound, m.to_string()))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let dir = TempDocroot::new()?;
+            let port = free_port()?;
+            let site = Site {
+                docroot,
+                dir: dir.path(),
+                port,
+                cores,
+                cfg,
+                user: crate::reference::unprivileged_user(),
+            };
+            let mut cmd = r.prepare(&program, &site)?;
+            let log = dir.path().join("stderr.log");
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log)?);
+            let mut guard = ChildGuard::spawn_pinned(&mut cmd, cores)?;
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            match wait_answering(&mut guard, addr, probe_path, START_TIMEOUT) {
+                Ok(()) => {
+                    return Ok(ServerProcess {
+                        guard,
+                        addr,
+                        conf: Some(dir),
+                    })
+                }
+                Err(e) => {
+                    drop(guard);
+                    let err = std::fs::read_to_string(&log).unwrap_or_default();
+                    if attempt < 3 && err.contains("Address already in use") {
+                        continue;
+                    }
+                    let tail: Vec<&str> = err.lines().rev().take(5).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "{r} ({}) did not start: {e}; its stderr: {}",
+                            program.display(),
+                            if tail.is_empty() {
+                                "(empty)".into()
+                            } else {
+                                tail.join(" | ")
+                            }
+                        ),
+                    ));
+                }
+            }
+        }
     }
 
     /// `exe serve --model <model> --docroot <docroot> --bind 127.0.0.1:0 --cores <cores> ...`, the
@@ -117,7 +200,13 @@ impl ServerProcess {
         self.guard.pid().as_raw()
     }
 
-    /// SIGTERM, up to 2 s for a clean exit, then SIGKILL of the process group. Returns whether
+    /// A reference server's configuration directory (`None` for our models).
+    pub fn conf_dir(&self) -> Option<&Path> {
+        self.conf.as_ref().map(|d| d.path())
+    }
+
+    /// SIGTERM, up to 2 s for a clean exit, then SIGKILL of the process group; then up to 2 s
+    /// for every process of the group to be gone, else an error naming them. Returns whether
     /// it exited cleanly on SIGTERM.
     pub fn stop(mut self) -> io::Result<bool> {
         self.guard.signal(Signal::SIGTERM)?;
@@ -130,7 +219,155 @@ impl ServerProcess {
         // cannot be reused while any member lives, so this reaches only the server's processes.
         let _ = nix::sys::signal::killpg(self.guard.pid(), Signal::SIGKILL);
         self.guard.kill_and_reap()?;
+        let left = group_left(self.pid(), Duration::from_secs(2));
+        if !left.is_empty() {
+            return Err(io::Error::other(format!(
+                "processes {left:?} of server group {} outlived its stop",
+                self.pid()
+            )));
+        }
         Ok(clean)
+    }
+}
+
+/// Stops what a killed run's reference servers left: a bench killed outright (SIGKILL) takes
+/// the server's leader with it (`PR_SET_PDEATHSIG`), but not Apache's children or nginx's
+/// workers, and not lighttpd, whose switch to `nobody` clears the death signal. For every
+/// configuration directory of a process that is gone (`$TMPDIR/threadbench-<pid>-<n>`), the
+/// process group named by its pid file is killed if a live member of it is that server.
+/// Returns the groups killed. Run before [`TempDocroot::sweep_stale`] removes the directories.
+pub fn sweep_stale_reference_servers() -> Vec<i32> {
+    let mut killed = Vec::new();
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return killed;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("threadbench-"))
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if crate::procfs::state(owner).is_some() {
+            continue; // a live run's
+        }
+        for (file, program) in [
+            ("apache2.pid", "apache2"),
+            ("nginx.pid", "nginx"),
+            ("lighttpd.pid", "lighttpd"),
+        ] {
+            let Some(pgid) = std::fs::read_to_string(e.path().join(file))
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let ours = crate::procfs::group_members(pgid).into_iter().any(|p| {
+                !is_gone(p)
+                    && std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim() == program)
+            });
+            if ours
+                && nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL)
+                    .is_ok()
+            {
+                killed.push(pgid);
+            }
+        }
+    }
+    killed
+}
+
+/// Starts `lane`: one of our models as `exe serve` ([`ServerProcess::start`]), or a real
+/// server ([`ServerProcess::start_reference`], probed with `GET probe_path`).
+pub fn start_lane(
+    lane: Lane,
+    exe: &Path,
+    docroot: &Path,
+    probe_path: &str,
+    cores: &[usize],
+    cfg: &crate::profile::ServerConfig,
+) -> io::Result<ServerProcess> {
+    match lane {
+        Lane::Model(m) => ServerProcess::start(exe, m, docroot, cores, cfg),
+        Lane::Reference(r) => ServerProcess::start_reference(r, docroot, probe_path, cores, cfg),
+    }
+}
+
+/// A loopback port nobody listens on now (the kernel's choice for an ephemeral bind).
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// One `GET path` with `Connection: close`; the status code of the answer.
+pub fn probe(addr: SocketAddr, path: &str) -> io::Result<u16> {
+    let timeout = Duration::from_secs(2);
+    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    // One write: `write!` would send the pieces apart, each after the last one's ACK.
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())?;
+    let mut head = [0u8; 64];
+    let mut n = 0;
+    while n < 12 {
+        match s.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    std::str::from_utf8(&head[..n])
+        .ok()
+        .and_then(|l| l.strip_prefix("HTTP/1."))
+        .and_then(|l| l.get(2..5))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no HTTP status line"))
+}
+
+/// Waits until `GET path` on `addr` answers 200, the child exits, or `timeout` passes.
+fn wait_answering(
+    guard: &mut ChildGuard,
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> io::Result<()> {
+    let end = Instant::now() + timeout;
+    let mut last = String::from("no answer yet");
+    while Instant::now() < end {
+        if let Some(status) = guard.try_wait()? {
+            return Err(io::Error::other(format!("it exited ({status:?})")));
+        }
+        match probe(addr, path) {
+            Ok(200) => return Ok(()),
+            Ok(code) => last = format!("GET {path} answered {code}"),
+            Err(e) => last = format!("GET {path}: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("not answering within {timeout:?} ({last})"),
+    ))
+}
+
+/// The processes of group `pgid` still there after up to `timeout` (zombies that are not ours
+/// to reap count as gone, as in [`wait_gone`]).
+pub fn group_left(pgid: i32, timeout: Duration) -> Vec<i32> {
+    let end = Instant::now() + timeout;
+    loop {
+        let left: Vec<i32> = crate::procfs::group_members(pgid)
+            .into_iter()
+            .filter(|&p| !is_gone(p))
+            .collect();
+        if left.is_empty() || Instant::now() >= end {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -256,6 +493,7 @@ impl SideMetrics {
                 .map_or(0, |d| d.as_secs()),
             latency_hist_ns: log_buckets(&self.hist),
             run_id: String::new(),
+            policy: None,
         })
     }
 }
@@ -338,15 +576,21 @@ fn report_errors(r: &LoadReport) {
 /// ours to reap (an orphaned grandchild waiting for init, which may reap lazily). A zombie
 /// child of this process counts as a leak.
 pub fn wait_gone(pid: i32, timeout: Duration) -> bool {
-    let me = std::process::id() as i32;
     let end = Instant::now() + timeout;
     while Instant::now() < end {
-        match crate::procfs::state(pid) {
-            None => return true,
-            Some('Z') if crate::procfs::parent_of(pid) != Some(me) => return true,
-            _ => {}
+        if is_gone(pid) {
+            return true;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     false
+}
+
+/// Whether `pid` is gone now, in the sense of [`wait_gone`].
+fn is_gone(pid: i32) -> bool {
+    match crate::procfs::state(pid) {
+        None => true,
+        Some('Z') => crate::procfs::parent_of(pid) != Some(std::process::id() as i32),
+        _ => false,
+    }
 }

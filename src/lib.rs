@@ -13,6 +13,8 @@
 //! - [`report`]: machine metadata and the suite's own output under `target/threadbench/`.
 //! - [`procfs`]: reading `/proc` (children, descriptors, process states).
 //! - [`server`]: the static-file HTTP server, its seven concurrency models and tree stats.
+//! - [`reference`]: real servers (Apache prefork/worker/event, nginx, lighttpd) as lanes of the
+//!   server groups beside our models: their configuration from the profile, and [`reference::Lane`].
 //!
 //! Invariants: `unsafe` only in `sys`; everything started is stopped (see
 //! [`sys::process::ChildGuard`]); in pinned runs server and load generator never share a core.
@@ -27,6 +29,7 @@ pub mod load;
 pub mod pin;
 pub mod procfs;
 pub mod profile;
+pub mod reference;
 pub mod report;
 pub mod rng;
 pub mod server;

@@ -55,6 +55,25 @@ pub fn parent_of(pid: i32) -> Option<i32> {
     stat_fields(pid)?.get(1)?.parse().ok()
 }
 
+/// The processes whose process group is `pgid` (field 5), zombies included: what is left of
+/// a server's group after its leader was reaped (a child the leader did not wait for).
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            stat_fields(pid)
+                .and_then(|f| f.get(2)?.parse::<i32>().ok())
+                .is_some_and(|g| g == pgid)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// When `pid` started: field 22 (clock ticks after boot) plus `btime` of `/proc/stat`.
 pub fn start_time(pid: i32) -> Option<std::time::SystemTime> {
     let ticks: u64 = stat_fields(pid)?.get(19)?.parse().ok()?;

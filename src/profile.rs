@@ -39,6 +39,9 @@ pub struct GroupConfig {
     pub nresamples: Option<usize>,
     /// The group's swept parameter values (bare numbers; see DESIGN.md §3).
     pub sweep: Option<Vec<u64>>,
+    /// Server groups: the lanes (our models, reference servers) the group runs, by id name;
+    /// unset: `[server] models`, else every lane.
+    pub models: Option<Vec<String>>,
 }
 
 /// `[criterion]`: the timing defaults of every group, and the report switch.
@@ -63,6 +66,7 @@ impl CriterionSection {
             noise_threshold: self.noise_threshold,
             nresamples: self.nresamples,
             sweep: None,
+            models: None,
         }
     }
 }
@@ -115,6 +119,9 @@ pub struct ServerConfig {
     pub keepalive_timeout_ms: u64,
     /// An answer that makes no progress for this long (the client does not read) is dropped.
     pub send_timeout_ms: u64,
+    /// The lanes every server group runs unless the group names its own (`None`: all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
 }
 
 impl Default for ServerConfig {
@@ -132,6 +139,7 @@ impl Default for ServerConfig {
             header_timeout_ms: 20_000,
             keepalive_timeout_ms: 60_000,
             send_timeout_ms: 60_000,
+            models: None,
         }
     }
 }
@@ -392,6 +400,19 @@ impl Profile {
                 }
             }
             check_timing(cfg).map_err(|m| invalid(format!("groups.{group}.{}", m.0), m.1))?;
+            if let Some(models) = &cfg.models {
+                if !Group::parse(group).is_some_and(Group::is_server) {
+                    return Err(invalid(
+                        format!("groups.{group}.models"),
+                        "only the server groups run models",
+                    ));
+                }
+                check_model_list(models)
+                    .map_err(|m| invalid(format!("groups.{group}.models"), &m))?;
+            }
+        }
+        if let Some(models) = &file.server.models {
+            check_model_list(models).map_err(|m| invalid("server.models".into(), &m))?;
         }
         check_timing(&file.criterion.timing())
             .map_err(|m| invalid(format!("criterion.{}", m.0), m.1))?;
@@ -501,6 +522,40 @@ impl Profile {
             .unwrap_or_else(|| group.default_sweep().to_vec())
     }
 
+    /// The lanes `group` runs, by name: the group's `models`, else `[server] models`; `None`
+    /// when the profile names none (every lane).
+    pub fn models(&self, group: Group) -> Option<&[String]> {
+        self.groups
+            .get(group.name())
+            .and_then(|g| g.models.as_deref())
+            .or(self.server.models.as_deref())
+    }
+
+    /// Checks every `models` list against the lanes this build knows (`known`: the model
+    /// registry and the reference servers, which this layer cannot name itself).
+    pub fn check_models(&self, known: &[&str]) -> Result<(), ProfileError> {
+        let lists = self
+            .groups
+            .iter()
+            .filter_map(|(g, c)| Some((format!("groups.{g}.models"), c.models.as_ref()?)))
+            .chain(
+                self.server
+                    .models
+                    .as_ref()
+                    .map(|m| ("server.models".to_owned(), m)),
+            );
+        for (key, models) in lists {
+            if let Some(bad) = models.iter().find(|m| !known.contains(&m.as_str())) {
+                return Err(ProfileError::Invalid {
+                    path: self.path.clone(),
+                    key,
+                    message: format!("unknown model {bad:?}; known: {}", known.join(", ")),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The regression threshold for `group` (per-group override, else the global one).
     pub fn regression_threshold(&self, group: &str) -> f64 {
         self.regression
@@ -523,6 +578,19 @@ impl Profile {
             error,
         })
     }
+}
+
+/// A `models` list: not empty, no name twice (names are checked by [`Profile::check_models`]).
+fn check_model_list(models: &[String]) -> Result<(), String> {
+    if models.is_empty() {
+        return Err("the list is empty (leave the key out to run every model)".into());
+    }
+    for (i, m) in models.iter().enumerate() {
+        if models[..i].contains(m) {
+            return Err(format!("{m:?} twice"));
+        }
+    }
+    Ok(())
 }
 
 /// Checks one timing table; on error returns (key, message).
@@ -654,6 +722,51 @@ mod tests {
         assert!(!p.plots);
         let msg = parse("[criterion]\nsweep = [1]\n").unwrap_err().to_string();
         assert!(msg.contains("/x/t.toml") && msg.contains("sweep"), "{msg}");
+    }
+
+    #[test]
+    fn models_lists_are_checked_and_resolved_per_group() {
+        let known = ["mp", "sped", "nginx"];
+        let p = parse(
+            "[server]\nmodels = [\"mp\", \"nginx\"]\n[groups.server_conns]\nmodels = [\"sped\"]\n",
+        )
+        .unwrap();
+        p.check_models(&known).unwrap();
+        assert_eq!(p.models(Group::ServerConns), Some(&["sped".to_owned()][..]));
+        assert_eq!(
+            p.models(Group::ServerSpecweb).map(<[String]>::len),
+            Some(2),
+            "[server] models is the default"
+        );
+        assert_eq!(parse("").unwrap().models(Group::ServerConns), None);
+        let msg = parse("[groups.server_disk]\nmodels = [\"mp\", \"apache\"]\n")
+            .unwrap()
+            .check_models(&known)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("/x/t.toml")
+                && msg.contains("groups.server_disk.models")
+                && msg.contains("unknown model \"apache\"")
+                && msg.contains("known: mp, sped, nginx"),
+            "{msg}"
+        );
+        for (text, key, what) in [
+            ("[server]\nmodels = []\n", "server.models", "empty"),
+            (
+                "[groups.server_conns]\nmodels = [\"mp\", \"mp\"]\n",
+                "groups.server_conns.models",
+                "twice",
+            ),
+            (
+                "[groups.spawn]\nmodels = [\"mp\"]\n",
+                "groups.spawn.models",
+                "only the server groups",
+            ),
+        ] {
+            let msg = parse(text).unwrap_err().to_string();
+            assert!(msg.contains(key) && msg.contains(what), "{text}: {msg}");
+        }
     }
 
     #[test]

@@ -163,6 +163,12 @@ fn zero_durations_counts_and_pool_sizes_are_refused() {
         ],
         "invalid value '0' for '--processes <PROCESSES>': must be at least 1",
     );
+    fails_with(
+        &[
+            "reference", "--server", "apache", "--docroot", &d, "--probe", "/a",
+        ],
+        "invalid value 'apache' for '--server <SERVER>': unknown reference server; known: apache_prefork, apache_worker, apache_event, nginx, lighttpd",
+    );
     for model in ["amped", "amted"] {
         fails_with(
             &["serve", "--model", model, "--docroot", &d, "--helpers", "0"],

@@ -110,6 +110,14 @@ fn fixture(t: &TempDir, bad: bool) {
     put(&c, "server_specweb/sped", b(10e3, 20e3));
     put(&c, "server_specweb/amped", 10.2e3);
     put(&c, "server_specweb/mt", 12e3);
+    // Claim 13: apache_prefork slower than every event-driven lane (sped, amped, nginx,
+    // lighttpd) on SPECweb and at the most connections; in the bad run sped is slower.
+    put(&c, "server_specweb/apache_prefork", 16e3);
+    put(&c, "server_specweb/nginx", 11e3);
+    put(&c, "server_specweb/lighttpd", 12e3);
+    put(&c, "server_conns/apache_prefork/64", 12e3);
+    put(&c, "server_conns/apache_prefork/1024", 25e3);
+    put(&c, "server_conns/lighttpd/1024", 12e3);
     put(&c, "server_disk/amped/64", b(100e3, 400e3));
     put(&c, "server_disk/sped/64", 400e3);
     for (m, hi) in [
@@ -231,7 +239,7 @@ fn every_claim_fails_on_a_run_that_contradicts_it() {
 fn missing_results_are_not_measured_and_say_what_is_missing() {
     let t = TempDir::new("missing");
     let all = findings(&t.load());
-    assert_eq!(all.len(), 12);
+    assert_eq!(all.len(), 13);
     for f in &all {
         assert!(
             matches!(f.verdict, Verdict::NotMeasured(_)),
@@ -350,4 +358,38 @@ fn client_bound_throughput_is_judged_on_server_cpu_or_not_at_all() {
     );
     assert!(findings_markdown(&Results::load(&t.paths()).expect("load"))
         .contains("not measurable on this machine"));
+}
+
+#[test]
+fn event_driven_vs_apache_names_its_lanes_and_what_was_not_measured() {
+    let t = TempDir::new("apache");
+    fixture(&t, false);
+    let r = t.load();
+    let f = &findings(&r)[12];
+    assert_eq!(f.verdict, Verdict::Holds, "{:?}", f.evidence);
+    // At the most connections all required lanes share (1024); nginx was not measured there.
+    assert!(
+        f.evidence[1].starts_with("server_conns/*/1024: throughput relative to apache_prefork")
+            && f.evidence[1].contains("sped 2.38×")
+            && f.evidence[1].contains("lighttpd 2.08×")
+            && f.evidence[1].contains("(nginx not measured)"),
+        "{:?}",
+        f.evidence
+    );
+    assert!(f.evidence[0].contains("nginx 1.45×"), "{:?}", f.evidence);
+    // Without Apache prefork: not measured, naming it.
+    std::fs::remove_dir_all(t.criterion().join("server_conns/apache_prefork")).expect("remove");
+    let f = &findings(&t.load())[12];
+    assert!(
+        matches!(&f.verdict, Verdict::NotMeasured(w) if w.contains("apache_prefork")),
+        "{:?}",
+        f.verdict
+    );
+    // The twin table is in findings.md, with a pair this build cannot measure.
+    let md = findings_markdown(&t.load());
+    assert!(
+        md.contains("## Twins: our models beside real servers"),
+        "{md}"
+    );
+    assert!(md.contains("| server_specweb/* | mt |"), "{md}");
 }

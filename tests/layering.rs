@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 /// Top-level modules and their layers (0 = bottom).
-const LAYERS: [(&str, u8); 13] = [
+const LAYERS: [(&str, u8); 14] = [
     ("sys", 0),
     ("procfs", 1),
     ("pin", 1),
@@ -18,13 +18,20 @@ const LAYERS: [(&str, u8); 13] = [
     ("blocks", 2),
     ("server", 2),
     ("load", 2),
+    ("reference", 2),
     ("report", 3),
     ("harness", 4),
     ("e2e", 4),
 ];
 
-/// Same-layer uses that are allowed (user, used): the profile names groups and resolves cores.
-const SAME_LAYER: [(&str, &str); 2] = [("profile", "pin"), ("profile", "ids")];
+/// Same-layer uses that are allowed (user, used): the profile names groups and resolves cores;
+/// a reference lane names our models (`reference::Lane`) and their keep-alive limit, and runs
+/// none of them.
+const SAME_LAYER: [(&str, &str); 3] = [
+    ("profile", "pin"),
+    ("profile", "ids"),
+    ("reference", "server"),
+];
 
 fn layer(module: &str) -> Option<u8> {
     LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)

@@ -38,6 +38,24 @@ enum Cmd {
     /// Run a static-file HTTP server under one concurrency model until SIGTERM/SIGINT.
     /// Prints `listening on <ip>:<port>` once it accepts connections.
     Serve(ServeArgs),
+    /// Run a reference server (apache_prefork, apache_worker, apache_event, nginx, lighttpd)
+    /// as the server benches do — configured from the profile's [server] in a temporary
+    /// directory, on 127.0.0.1 and a free port, pinned to the server cores — until
+    /// SIGTERM/SIGINT. Prints `listening on <ip>:<port>` once a probe request is answered.
+    Reference {
+        /// The reference lane.
+        #[arg(long, value_parser = parse_reference)]
+        server: threadbench::reference::RefServer,
+        /// Directory to serve.
+        #[arg(long)]
+        docroot: std::path::PathBuf,
+        /// A file under the docroot the readiness probe requests (e.g. `/index.html`).
+        #[arg(long)]
+        probe: String,
+        /// Server cores (e.g. `0,1` or `0-1`); default: the profile's CorePlan server side.
+        #[arg(long)]
+        cores: Option<String>,
+    },
     /// Print the process-tree statistics (CPU, RSS, PSS, context switches) of a pid as JSON.
     TreeStats {
         /// Root of the process tree (e.g. the pid of `threadbench serve`); its descendants
@@ -273,6 +291,49 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 /// `--cores 0,1` / `0-1`, each CPU online and allowed (checked here, not as `EINVAL` from
 /// the pin).
+fn parse_reference(s: &str) -> std::result::Result<threadbench::reference::RefServer, String> {
+    use threadbench::reference::RefServer;
+    RefServer::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = RefServer::ALL.iter().map(|r| r.name()).collect();
+        format!("unknown reference server; known: {}", names.join(", "))
+    })
+}
+
+/// `threadbench reference`: one real server until SIGTERM/SIGINT, then stopped and reaped.
+fn run_reference(
+    profile: &Profile,
+    server: threadbench::reference::RefServer,
+    docroot: &std::path::Path,
+    probe: &str,
+    cores: &Option<String>,
+) -> Result<()> {
+    let cores = match cores {
+        Some(c) => parse_cores(c)?,
+        None => profile.core_plan()?.server,
+    };
+    let s = threadbench::e2e::ServerProcess::start_reference(
+        server,
+        docroot,
+        probe,
+        &cores,
+        &profile.server,
+    )?;
+    // After the start: the server must not inherit our ignored SIGPIPE.
+    threadbench::sys::signals::install_stop_handlers()?;
+    println!("listening on {}", s.addr);
+    eprintln!(
+        "{server}: pid {}, configuration in {}",
+        s.pid(),
+        s.conf_dir()
+            .map_or(String::new(), |d| d.display().to_string())
+    );
+    while !threadbench::sys::signals::stop_requested() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    s.stop()?;
+    Ok(())
+}
+
 fn parse_cores(c: &str) -> Result<Vec<usize>> {
     let cpus = threadbench::pin::parse_cpu_list(c)
         .filter(|v| !v.is_empty())
@@ -340,10 +401,12 @@ enum GateArg {
 }
 
 fn load_profile(sel: &Option<String>) -> Result<Profile> {
-    Ok(match sel {
+    let p = match sel {
         Some(s) => Profile::load(s)?,
         None => Profile::from_env(false)?,
-    })
+    };
+    p.check_models(&threadbench::reference::Lane::names())?;
+    Ok(p)
 }
 
 fn main() {
@@ -421,6 +484,15 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Serve(a) => {
             let profile = load_profile(&cli.profile)?;
             serve(&profile, a)?;
+        }
+        Cmd::Reference {
+            server,
+            docroot,
+            probe,
+            cores,
+        } => {
+            let profile = load_profile(&cli.profile)?;
+            run_reference(&profile, server, &docroot, &probe, &cores)?;
         }
         Cmd::Compare {
             baseline,

@@ -61,6 +61,9 @@ impl Suite {
         let args = RunArgs::parse(&argv).unwrap_or_else(|e| fail(e));
         let test_mode = args.mode == Mode::Test;
         let profile = Profile::from_env(test_mode).unwrap_or_else(|e| fail(e));
+        profile
+            .check_models(&crate::reference::Lane::names())
+            .unwrap_or_else(|e| fail(e));
         let plan = profile.core_plan().unwrap_or_else(|e| fail(e));
         let nofile = match crate::sys::limits::raise_nofile() {
             Ok(l) => Some(l),

@@ -8,6 +8,7 @@ use crate::blocks::models::{Serving, ShopModel, Split};
 use crate::blocks::spawn::Creation;
 use crate::blocks::sync::{Layout, QueueFn, SyncFn};
 use crate::ids::Group;
+use crate::reference::RefServer;
 use crate::server::Model;
 
 /// The function part of a benchmark id: one of the workloads' enums.
@@ -23,6 +24,7 @@ pub enum Function {
     Serving(Serving),
     Split(Split),
     Model(Model),
+    Reference(RefServer),
 }
 
 impl Function {
@@ -38,6 +40,7 @@ impl Function {
             Function::Serving(f) => f.name(),
             Function::Split(f) => f.name(),
             Function::Model(f) => f.name(),
+            Function::Reference(f) => f.name(),
         }
     }
 }
@@ -55,6 +58,7 @@ macro_rules! function_from {
 function_from!(
     Creation => Creation, Switch => Switch, SyncFn => Sync, Layout => Layout, QueueFn => Queue,
     Waiter => Waiter, ShopModel => Shop, Serving => Serving, Split => Split, Model => Model,
+    RefServer => Reference,
 );
 
 /// One benchmark: group, function and (for swept groups) parameter.

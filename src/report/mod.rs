@@ -10,3 +10,4 @@ pub mod html;
 pub mod results;
 pub mod server_results;
 pub mod summaries;
+pub mod twins;

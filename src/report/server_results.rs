@@ -38,6 +38,10 @@ pub struct ServerRecord {
     /// The run that measured it (see [`super::results::Provenance`]).
     #[serde(default)]
     pub run_id: String,
+    /// The keep-alive and timeout policy the lane ran with (`reference::Policy::describe`:
+    /// the profile's `[server]` keys every lane, ours and the real servers, is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// `server.json`: the server groups' records with their runs' provenance.
@@ -101,6 +105,7 @@ mod tests {
             measured_at: 1,
             latency_hist_ns: vec![(1000, 5), (2000, 95)],
             run_id: String::new(),
+            policy: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! children from a thread that lives as long as they should (the bench's main thread).
 
 use nix::errno::Errno;
+use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getpid, getppid, setpgid, ForkResult, Pid};
@@ -48,10 +49,38 @@ impl ChildGuard {
         unsafe {
             cmd.pre_exec(move || child_setup(parent));
         }
-        let child = cmd.spawn()?;
-        let pid = Pid::from_raw(child.id() as i32);
+        ChildGuard::from_child(cmd.spawn()?)
+    }
+
+    /// [`ChildGuard::spawn`] with the child's CPU affinity set to `cores` before `exec`, so
+    /// the program and every process or thread it creates run on those cores only (an empty
+    /// list: unpinned). For programs that cannot pin themselves (the reference servers).
+    pub fn spawn_pinned(cmd: &mut Command, cores: &[usize]) -> io::Result<ChildGuard> {
+        if cores.is_empty() {
+            return ChildGuard::spawn(cmd);
+        }
+        // Built before the fork: the child only hands it to the kernel.
+        let mut set = CpuSet::new();
+        for &c in cores {
+            set.set(c)?;
+        }
+        let parent = getpid();
+        // SAFETY: the closure runs between fork and exec in the child and only makes
+        // async-signal-safe system calls (setpgid, prctl, getppid, sched_setaffinity) on data
+        // prepared before the fork; it allocates nothing and takes no locks.
+        unsafe {
+            cmd.pre_exec(move || {
+                child_setup(parent)?;
+                sched_setaffinity(Pid::from_raw(0), &set)?;
+                Ok(())
+            });
+        }
+        ChildGuard::from_child(cmd.spawn()?)
+    }
+
+    fn from_child(child: Child) -> io::Result<ChildGuard> {
         Ok(ChildGuard {
-            pid,
+            pid: Pid::from_raw(child.id() as i32),
             child: Some(child),
             reaped: None,
         })

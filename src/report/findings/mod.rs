@@ -51,6 +51,9 @@ pub struct ServerRow {
     pub client_bound: bool,
     #[serde(default)]
     pub client_cpu_util: Option<f64>,
+    /// The keep-alive policy it ran with (see `ServerRecord::policy`).
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 /// One toy-shop model's figures in models.json.
@@ -176,6 +179,7 @@ impl From<&super::server_results::ServerRecord> for ServerRow {
             ctx_switches_per_req: Some(r.voluntary_ctx_per_req + r.involuntary_ctx_per_req),
             client_bound: r.client_bound,
             client_cpu_util: Some(r.client_cpu_util),
+            policy: r.policy.clone(),
         }
     }
 }
@@ -357,7 +361,7 @@ pub fn findings_markdown(r: &Results) -> String {
         }
         md.push('\n');
     }
-    md
+    md + &super::twins::twins_markdown(r)
 }
 
 fn escape(s: &str) -> String {

@@ -1,7 +1,10 @@
 //! The report's SVG charts (plotters) and the number formats they and the tables share: a
 //! throughput chart per server group (log2 parameter axis, a marker per point, error bars) and
-//! a latency CDF per group, one colour-blind-safe colour and marker shape per model.
+//! a latency CDF per group, one colour-blind-safe colour and marker shape per model. Real
+//! servers (the reference lanes) are drawn dashed with hollow markers, in their twin model's
+//! colour where they have one (`apache_prefork` like `mp`, `lighttpd` like `sped`).
 
+use crate::reference::RefServer;
 use crate::report::results::CriterionRecord;
 use crate::report::server_results::ServerRecord;
 use plotters::prelude::*;
@@ -19,18 +22,40 @@ const PALETTE: [(u8, u8, u8); 7] = [
     (204, 121, 167), // reddish purple
 ];
 
-/// A stable colour index per model: the same model has the same colour in every chart.
+/// A stable order of lanes: our models, then the real servers (unknown names last).
 pub(super) fn model_index(model: &str) -> usize {
-    crate::server::Model::ALL
+    crate::reference::Lane::all()
         .iter()
-        .position(|m| m.name() == model)
-        .unwrap_or_else(|| model.bytes().map(usize::from).sum::<usize>())
-        % PALETTE.len()
+        .position(|l| l.name() == model)
+        .unwrap_or_else(|| 1000 + model.bytes().map(usize::from).sum::<usize>())
+}
+
+/// Whether `model` is a real server (a reference lane): drawn dashed, hollow markers.
+pub(super) fn is_real(model: &str) -> bool {
+    RefServer::parse(model).is_some()
+}
+
+/// The palette slot of a lane: a real server takes its twin model's, so twins match.
+fn colour_index(model: &str) -> usize {
+    let twin = RefServer::parse(model)
+        .and_then(RefServer::twin)
+        .filter(|t| crate::server::Model::parse(t).is_some());
+    model_index(twin.unwrap_or(model)) % PALETTE.len()
 }
 
 fn colour(model: &str) -> RGBColor {
-    let (r, g, b) = PALETTE[model_index(model)];
+    let (r, g, b) = PALETTE[colour_index(model)];
     RGBColor(r, g, b)
+}
+
+/// A legend sample's three segments (x from, x to): touching for a solid line, apart for
+/// a real server's dashed one.
+fn legend_segments(real: bool) -> [(i32, i32); 3] {
+    if real {
+        [(0, 6), (9, 15), (18, 22)]
+    } else {
+        [(0, 8), (8, 15), (15, 22)]
+    }
 }
 
 /// `1 KiB`, `64 KiB`, `1 MiB` for byte counts.
@@ -210,7 +235,11 @@ pub fn throughput_chart(
             })
             .y_desc(ax.metric)
             .x_labels(((xmax - xmin).ceil() as usize + 1).min(24))
-            .label_style(("sans-serif", 14))
+            // More lanes than fit at 14 px under an unswept chart (apache_prefork, apache_worker …).
+            .label_style((
+                "sans-serif",
+                if swept || models.len() <= 7 { 14 } else { 11 },
+            ))
             .axis_desc_style(("sans-serif", 15))
             .x_label_formatter(&x_label)
             .y_label_formatter(&|y| fmt_rate(*y))
@@ -219,18 +248,23 @@ pub fn throughput_chart(
             .map_err(svg_err)?;
         for (model, pts) in &by_model {
             let c = colour(model);
-            let idx = model_index(model);
+            let idx = colour_index(model);
+            let real = is_real(model);
             if swept {
-                chart
-                    .draw_series(LineSeries::new(
-                        pts.iter().map(|p| (p.0, p.1)),
-                        c.stroke_width(2),
-                    ))
-                    .map_err(svg_err)?
-                    .label(*model)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(2))
-                    });
+                let line = pts.iter().map(|p| (p.0, p.1));
+                let drawn = if real {
+                    chart.draw_series(DashedLineSeries::new(line, 7, 4, c.stroke_width(2)))
+                } else {
+                    chart.draw_series(LineSeries::new(line, c.stroke_width(2)))
+                };
+                drawn.map_err(svg_err)?.label(*model).legend(move |(x, y)| {
+                    let [a, b, d] = legend_segments(real);
+                    let style = c.stroke_width(2);
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(a.0, 0), (a.1, 0)], style)
+                        + PathElement::new(vec![(b.0, 0), (b.1, 0)], style)
+                        + PathElement::new(vec![(d.0, 0), (d.1, 0)], style)
+                });
             }
             chart
                 .draw_series(
@@ -239,10 +273,15 @@ pub fn throughput_chart(
                 )
                 .map_err(svg_err)?;
             let at = pts.iter().map(|p| (p.0, p.1));
-            match idx % 4 {
-                0 => chart.draw_series(at.map(|p| Circle::new(p, 5, c.filled()))),
-                1 => chart.draw_series(at.map(|p| TriangleMarker::new(p, 7, c.filled()))),
-                2 => chart.draw_series(at.map(|p| Cross::new(p, 6, c.stroke_width(2)))),
+            // Real servers: hollow markers (a cross has no inside: a hollow circle instead).
+            let fill = if real { c.stroke_width(2) } else { c.filled() };
+            match (idx % 4, real) {
+                (0, _) | (2, true) => chart.draw_series(at.map(|p| Circle::new(p, 5, fill))),
+                (1, _) => chart.draw_series(at.map(|p| TriangleMarker::new(p, 7, fill))),
+                (2, false) => chart.draw_series(at.map(|p| Cross::new(p, 6, c.stroke_width(2)))),
+                (_, true) => chart.draw_series(
+                    at.map(|p| Rectangle::new([(p.0, p.1), (p.0, p.1)], c.stroke_width(2))),
+                ),
                 _ => chart.draw_series(at.map(|p| Rectangle::new([p, p], c.stroke_width(9)))),
             }
             .map_err(svg_err)?;
@@ -311,13 +350,21 @@ pub fn latency_cdf_chart(title: &str, recs: &[&ServerRecord]) -> Result<String, 
             .map_err(svg_err)?;
         for (model, pts) in &lines {
             let c = colour(model);
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
-                .map_err(svg_err)?
-                .label(*model)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(2))
-                });
+            let real = is_real(model);
+            let line = pts.iter().copied();
+            let drawn = if real {
+                chart.draw_series(DashedLineSeries::new(line, 7, 4, c.stroke_width(2)))
+            } else {
+                chart.draw_series(LineSeries::new(line, c.stroke_width(2)))
+            };
+            drawn.map_err(svg_err)?.label(*model).legend(move |(x, y)| {
+                let [a, b, d] = legend_segments(real);
+                let style = c.stroke_width(2);
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(a.0, 0), (a.1, 0)], style)
+                    + PathElement::new(vec![(b.0, 0), (b.1, 0)], style)
+                    + PathElement::new(vec![(d.0, 0), (d.1, 0)], style)
+            });
         }
         chart
             .configure_series_labels()

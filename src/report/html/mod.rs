@@ -21,7 +21,7 @@ use std::io;
 use std::path::PathBuf;
 
 mod charts;
-use charts::{axes, fmt_rate, model_index, GroupAxes};
+use charts::{axes, fmt_rate, is_real, model_index, GroupAxes};
 pub use charts::{fmt_bytes, fmt_ns, latency_cdf_chart, throughput_chart};
 
 fn esc(s: &str) -> String {
@@ -64,6 +64,18 @@ fn run_label(p: Option<&Provenance>) -> String {
     })
 }
 
+/// A lane's name for a table cell: real servers marked (and styled by `td.ref`).
+fn lane_cell(model: &str) -> (&'static str, String) {
+    if is_real(model) {
+        (
+            " class=\"ref\"",
+            format!("{} <small>(real)</small>", esc(model)),
+        )
+    } else {
+        ("", esc(model))
+    }
+}
+
 fn server_table(recs: &[&ServerRecord], ax: &GroupAxes, links: &Links) -> String {
     let mut s = format!(
         "<div class=\"wide\"><table class=\"num server\"><tr><th>model</th><th>{}</th><th>requests</th><th>errors</th><th>req/s</th><th>MB/s</th>\
@@ -75,12 +87,13 @@ fn server_table(recs: &[&ServerRecord], ax: &GroupAxes, links: &Links) -> String
     for r in recs {
         let _ = writeln!(
             s,
-            "<tr{}><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.2}</td>\
+            "<tr{}><td{}><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.2}</td>\
              <td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.2}</td><td>{:.1}</td>\
              <td>{:.1}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.0} %{}</td><td>{}</td></tr>",
             if r.client_bound { " class=\"cb\"" } else { "" },
+            lane_cell(&r.model).0,
             links.page(&r.id()),
-            esc(&r.model),
+            lane_cell(&r.model).1,
             r.param.map_or("–".into(), |p| (ax.param_fmt)(p as f64)),
             r.requests,
             r.errors,
@@ -162,7 +175,8 @@ fn summary_table(groups: &BTreeMap<String, GroupView<'_, ServerRecord>>) -> Stri
     }
     s += "</tr>\n";
     for m in &models {
-        let _ = write!(s, "<tr><td>{}</td>", esc(m));
+        let (class, name) = lane_cell(m);
+        let _ = write!(s, "<tr><td{class}>{name}</td>");
         for (g, p) in &cols {
             let recs = &groups[g].current;
             let at = |r: &&&ServerRecord| r.param == *p;
@@ -361,7 +375,7 @@ tr.missing td:nth-child(3){background:#e8e8e8}tr.unmeasurable td:nth-child(3){ba
 .meta{color:#555}.stale{color:#555;margin-bottom:1em}details summary{cursor:pointer}\
 div.wide{overflow-x:auto}table.server{font-size:13px}table.server td{white-space:nowrap}\
 figure{margin:0.5em 0}figcaption{color:#555;font-size:14px}svg{max-width:100%;height:auto}\
-nav a{margin-right:0.9em}.generated{color:#777;font-size:13px}";
+nav a{margin-right:0.9em}.generated{color:#777;font-size:13px}td.ref{font-style:italic}";
 
 /// The whole page.
 pub fn render(l: &Loaded, paths: &Paths) -> String {
@@ -444,6 +458,7 @@ pub fn render(l: &Loaded, paths: &Paths) -> String {
     } else {
         s += "<h3>Summary: model × workload</h3>\n";
         s += &summary_table(&server_groups);
+        s += &super::twins::twins_html(&results);
     }
     let ci: BTreeMap<String, &CriterionRecord> = l
         .criterion
@@ -468,7 +483,8 @@ pub fn render(l: &Loaded, paths: &Paths) -> String {
             let _ = writeln!(
                 s,
                 "<figure><a href=\"{}\">{svg}</a><figcaption>Error bars: criterion's 95 % confidence interval of the \
-                 median time per request, applied to the point. Click for criterion's page.</figcaption></figure>",
+                 median time per request, applied to the point. Dashed lines and hollow markers: real servers \
+                 (Apache, nginx, lighttpd), in their twin model's colour. Click for criterion's page.</figcaption></figure>",
                 links.page(group)
             );
         }
