@@ -169,6 +169,19 @@ fn bench_one(
 /// generated, no server started).
 fn run_groups(suite: &Suite, c: &mut criterion::Criterion) {
     let params = suite.profile.params.clone();
+    // A model this machine cannot run (uring without io_uring) is skipped, with one line the
+    // first time the filter selects it.
+    let mut skipped: Vec<Model> = Vec::new();
+    let mut runs_here = |m: Model| match m.available() {
+        Ok(()) => true,
+        Err(why) => {
+            if !skipped.contains(&m) {
+                skipped.push(m);
+                eprintln!("threadbench: SKIPPING model {}: {why}", m.name());
+            }
+            false
+        }
+    };
     for spec in &GROUPS {
         let mut group = suite.group(c, spec.group);
         group.sampling_mode(SamplingMode::Flat);
@@ -182,6 +195,7 @@ fn run_groups(suite: &Suite, c: &mut criterion::Criterion) {
             let models: Vec<Model> = Model::ALL
                 .into_iter()
                 .filter(|m| suite.measures(&spec.group.id(m.name(), p)))
+                .filter(|&m| runs_here(m))
                 .collect();
             if models.is_empty() {
                 continue; // filtered out: no file set, no server
