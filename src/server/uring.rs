@@ -56,7 +56,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 /// Residency is checked, and a non-resident range read, in chunks of this size.
@@ -87,8 +87,19 @@ const LISTENER: u64 = 0;
 
 /// Ok when io_uring can run here; Err: one line saying why not (the CLI exits with it, the
 /// bench and the tests skip the model with it).
+///
+/// Probed once per process, on a thread of its own: a thread that has used an io_uring gets
+/// io_uring's task-work notifications, which interrupt its blocking socket calls that have a
+/// timeout with EINTR — the callers (a test's client, the bench's load) are such threads.
 pub fn available() -> Result<(), String> {
-    crate::sys::uring_io::probe()
+    static PROBED: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBED
+        .get_or_init(|| {
+            std::thread::spawn(crate::sys::uring_io::probe)
+                .join()
+                .unwrap_or_else(|_| Err("the io_uring probe panicked".into()))
+        })
+        .clone()
 }
 
 /// The front answer of a connection while it is being sent; moved into the ring (it holds
