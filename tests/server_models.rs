@@ -459,6 +459,8 @@ fn out_of_descriptors_backs_off_and_keeps_serving() {
         let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
         let r = parse_responses(&exchange(srv.addr, &c), false);
         assert_eq!(r[0].0, 200, "{model}: not serving after EMFILE");
+        // (uring's armed multishot accept took the descriptor limit when it was submitted, so
+        // a limit lowered later may never stop it: `uring_accept_backs_off_on_emfile`.)
         stop(srv);
     }
 }
@@ -712,4 +714,77 @@ fn uring_unavailable_exits_with_one_line() {
         err.contains("uring") && err.contains(threadbench::sys::uring_io::DISABLE_ENV),
         "{err}"
     );
+}
+
+/// uring under a descriptor limit it was started with: its multishot accept ends on EMFILE,
+/// is re-armed after a back-off (counted as `accept_backoffs`) instead of in a hot loop, and
+/// once descriptors are free again the waiting connections are accepted and answered.
+#[test]
+fn uring_accept_backs_off_on_emfile() {
+    if !common::runs("uring") {
+        return;
+    }
+    let root = docroot("uring-emfile");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -n 24 && exec \"$0\" --profile ci serve --model uring --docroot \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_threadbench"))
+        .arg(&root.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut guard = ChildGuard::spawn(&mut cmd).expect("spawning sh");
+    let out = guard
+        .child_mut()
+        .and_then(|c| c.stdout.take())
+        .expect("stdout");
+    let mut line = String::new();
+    BufReader::new(out)
+        .read_line(&mut line)
+        .expect("reading the listening line");
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("address");
+    let srv = Server { guard, addr };
+    // More connections than the limit leaves descriptors: accept hits EMFILE.
+    let mut held: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).expect("connecting");
+            s.write_all(b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("request");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = srv.guard.pid().as_raw();
+    assert!(
+        matches!(threadbench::procfs::state(pid), Some('S') | Some('R')),
+        "uring: server gone under EMFILE"
+    );
+    // Free descriptors (the first connections were accepted and answered): the last ones,
+    // still queued, are accepted after a back-off and answered.
+    let mut last = held.split_off(36);
+    drop(held);
+    for s in &mut last {
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut b = [0u8; 12];
+        s.read_exact(&mut b).expect("answer on a queued connection");
+        assert!(
+            &b == b"HTTP/1.1 200" || &b == b"HTTP/1.1 503",
+            "uring: queued connection got {:?}",
+            String::from_utf8_lossy(&b)
+        );
+    }
+    drop(last);
+    let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
+    let r = parse_responses(&exchange(addr, &c), false);
+    assert_eq!(r[0].0, 200, "uring: not serving after EMFILE");
+    let err = stop(srv);
+    // Re-armed after a back-off each time: a few per 10 ms of EMFILE, never a hot loop.
+    let backoffs = common::counter(&err, "accept_backoffs");
+    eprintln!("uring: {backoffs} accept back-offs under EMFILE");
+    assert!((1..=200).contains(&backoffs), "{err}");
 }

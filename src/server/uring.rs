@@ -72,7 +72,8 @@ const LINGER: Duration = Duration::from_secs(2);
 const SWEEP_EVERY: Duration = Duration::from_millis(200);
 /// The longest wait in one enter: the stop flag is seen at least this often.
 const WAIT: Duration = Duration::from_millis(100);
-/// Out of descriptors or memory: the accept is re-armed after this.
+/// An accept that failed (out of descriptors or memory: EMFILE, ENFILE, ENOBUFS, ENOMEM) is
+/// re-armed after this.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// How long a mapping found whole-resident (and sent from) is trusted without mincore.
 const RESIDENT_RECHECK: Duration = Duration::from_secs(1);
@@ -560,6 +561,7 @@ pub fn run(
     let mut next_id = LISTENER + 1;
     let mut done = Vec::new();
     let mut rearm_at: Option<Instant> = None;
+    let mut accept_backoffs = 0u64;
     let mut last_sweep = Instant::now();
     while !stop_requested() {
         let now = Instant::now();
@@ -587,9 +589,16 @@ pub fn run(
                     }
                     Err(e) => {
                         if multishot && !accepted_any && e.raw_os_error() == Some(libc::EINVAL) {
+                            // No multishot accept here (before 5.19): one op per connection.
                             multishot = false;
+                        } else {
+                            // Out of descriptors or memory (the pending connection stays
+                            // queued), or anything else: never re-armed in a hot loop.
+                            backoff = true;
+                            if resource_error(&e) {
+                                accept_backoffs += 1;
+                            }
                         }
-                        backoff = resource_error(&e);
                     }
                 }
                 if !more {
@@ -622,11 +631,13 @@ pub fn run(
     drop(conns);
     let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     eprintln!(
-        "threadbench serve: requests={} helper_jobs={} translate_jobs={} file_reads={}",
+        "threadbench serve: requests={} helper_jobs={} translate_jobs={} file_reads={} \
+         accept_backoffs={}",
         count(&h.counters.requests),
         count(&h.counters.helper_jobs),
         count(&h.counters.translate_jobs),
-        lp.file_reads
+        lp.file_reads,
+        accept_backoffs
     );
     Ok(())
 }
