@@ -217,6 +217,19 @@ fn bench_one(
 /// only the ids (no file set generated, no server started).
 fn run_groups(suite: &Suite, c: &mut criterion::Criterion, missing: &[RefServer]) {
     let params = suite.profile.params.clone();
+    // A model this machine cannot run (uring without io_uring) is skipped, with one line the
+    // first time the filter selects it.
+    let mut skipped: Vec<Model> = Vec::new();
+    let mut runs_here = |m: Model| match m.available() {
+        Ok(()) => true,
+        Err(why) => {
+            if !skipped.contains(&m) {
+                skipped.push(m);
+                eprintln!("threadbench: SKIPPING model {}: {why}", m.name());
+            }
+            false
+        }
+    };
     for spec in &GROUPS {
         let mut group = suite.group(c, spec.group);
         group.sampling_mode(SamplingMode::Flat);
@@ -233,6 +246,7 @@ fn run_groups(suite: &Suite, c: &mut criterion::Criterion, missing: &[RefServer]
                 .copied()
                 .filter(|l| !matches!(l, Lane::Reference(r) if missing.contains(r)))
                 .filter(|l| suite.measures(&spec.group.id(l.name(), p)))
+                .filter(|l| !matches!(l, Lane::Model(m) if !runs_here(*m)))
                 .collect();
             if run.is_empty() {
                 continue; // filtered out: no file set, no server

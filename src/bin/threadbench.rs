@@ -156,6 +156,9 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
         Some(c) => parse_cores(c)?,
         None => profile.core_plan()?.server,
     };
+    if let Err(why) = model.available() {
+        anyhow::bail!("--model {} cannot run on this machine: {why}", model.name());
+    }
     let helpers = a.helpers.unwrap_or(sc.helpers);
     if helpers == 0 && matches!(model, Model::Amped | Model::Amted) {
         anyhow::bail!(

@@ -1,4 +1,4 @@
-//! End-to-end static-file HTTP servers: one handler ([`handler`]), seven concurrency models.
+//! End-to-end static-file HTTP servers: one handler ([`handler`]), eight concurrency models.
 //!
 //! What it stresses: the whole request path of a real server (accept, read, parse, translate,
 //! send) under each concurrency model, so a measured difference is the model alone.
@@ -7,6 +7,7 @@
 //!   listener ─▶ model (who runs which step when) ─▶ handler steps (shared) ─▶ socket
 //!     mp: P processes · mp_fork: fork/conn · mt: T threads · mt_spawn: thread/conn
 //!     sped: 1 thread + epoll · amped: sped + helper processes · amted: sped + helper threads
+//!     uring: 1 thread + io_uring (completions; non-resident chunks read by the kernel)
 //! ```
 //!
 //! Layers inside, arrows down only: the models (`mp`, `mt` → [`blocking`]; `amped` → `sped`)
@@ -27,6 +28,7 @@ pub mod mp;
 pub mod mt;
 pub mod sped;
 pub mod stats;
+pub mod uring;
 
 pub use accept::bind;
 
@@ -53,10 +55,12 @@ pub enum Model {
     Amped,
     #[value(name = "amted")]
     Amted,
+    #[value(name = "uring")]
+    Uring,
 }
 
 impl Model {
-    pub const ALL: [Model; 7] = [
+    pub const ALL: [Model; 8] = [
         Model::Mp,
         Model::MpFork,
         Model::Mt,
@@ -64,6 +68,7 @@ impl Model {
         Model::Sped,
         Model::Amped,
         Model::Amted,
+        Model::Uring,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -74,10 +79,19 @@ impl Model {
             Model::Sped => "sped",
             Model::Amped => "amped",
             Model::Amted => "amted",
+            Model::Uring => "uring",
         }
     }
     pub fn parse(s: &str) -> Option<Model> {
         Model::ALL.into_iter().find(|m| m.name() == s)
+    }
+    /// Whether this machine can run the model: `Err` says why not in one line (io_uring
+    /// missing or disabled); every other model runs everywhere.
+    pub fn available(self) -> Result<(), String> {
+        match self {
+            Model::Uring => uring::available(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -111,6 +125,10 @@ pub fn pin(cores: &[usize]) -> io::Result<()> {
 /// Runs a server until SIGTERM/SIGINT. Prints `listening on ip:port` once the socket accepts.
 /// Must be called before the process creates any thread (the forking models rely on it).
 pub fn serve(cfg: ServeConfig) -> io::Result<()> {
+    // Before anything else: a model this kernel cannot run fails with its reason alone.
+    cfg.model
+        .available()
+        .map_err(|why| io::Error::new(io::ErrorKind::Unsupported, why))?;
     crate::sys::signals::install_stop_handlers()?;
     pin(&cfg.cores)?;
     let handler = Handler::new(cfg.handler.clone())?;
@@ -128,6 +146,7 @@ pub fn serve(cfg: ServeConfig) -> io::Result<()> {
         Model::MtSpawn => mt::run_spawn(&cfg, listener, handler, announce),
         Model::Sped => sped::run(&cfg, listener, handler, None, announce),
         Model::Amped | Model::Amted => amped::run(&cfg, listener, handler, announce),
+        Model::Uring => uring::run(&cfg, listener, handler, announce),
     };
     let _ = stop_requested();
     r

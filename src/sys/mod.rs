@@ -19,3 +19,4 @@ pub mod shm;
 pub mod signals;
 pub mod spawn;
 pub mod uring;
+pub mod uring_io;

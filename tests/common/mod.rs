@@ -2,9 +2,26 @@
 
 use std::path::{Path, PathBuf};
 
-/// Every model, by the name `serve --model` takes (from the one registry).
-pub fn models() -> [&'static str; 7] {
-    threadbench::server::Model::ALL.map(|m| m.name())
+/// Every model this machine can run, by the name `serve --model` takes (from the one
+/// registry); a model it cannot run (uring without io_uring) is skipped with one line.
+pub fn models() -> Vec<&'static str> {
+    threadbench::server::Model::ALL
+        .into_iter()
+        .filter(|m| runs(m.name()))
+        .map(|m| m.name())
+        .collect()
+}
+
+/// Whether model `name` can run here; if not, prints one line saying why (the test skips it).
+pub fn runs(name: &str) -> bool {
+    let m = threadbench::server::Model::parse(name).expect("a model name");
+    match m.available() {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("skipping model {name}: {why}");
+            false
+        }
+    }
 }
 
 /// A temporary directory (docroot, test profile) removed on drop.

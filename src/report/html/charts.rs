@@ -10,9 +10,9 @@ use crate::report::server_results::ServerRecord;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
-/// Okabe & Ito's colour-blind-safe palette (yellow left out: unreadable on white), and one
-/// marker shape per colour so lines stay apart in greyscale too.
-const PALETTE: [(u8, u8, u8); 7] = [
+/// Okabe & Ito's colour-blind-safe palette (yellow left out: unreadable on white) plus grey,
+/// and one marker shape per colour so lines stay apart in greyscale too.
+const PALETTE: [(u8, u8, u8); 8] = [
     (0, 0, 0),       // black
     (230, 159, 0),   // orange
     (86, 180, 233),  // sky blue
@@ -20,6 +20,7 @@ const PALETTE: [(u8, u8, u8); 7] = [
     (0, 114, 178),   // blue
     (213, 94, 0),    // vermillion
     (204, 121, 167), // reddish purple
+    (128, 128, 128), // grey
 ];
 
 /// A stable order of lanes: our models, then the real servers (unknown names last).

@@ -85,6 +85,28 @@ impl Outgoing {
         self.off
     }
 
+    /// What is still to send for a writer of its own (the `uring` model's writev): the rest
+    /// of the head and of a mapped body up to `limit` bytes of body (a file body or none:
+    /// an empty second slice).
+    pub fn pending_upto(&self, limit: usize) -> [&[u8]; 2] {
+        let hl = self.resp.head.len();
+        let head = self.resp.head.get(self.off..).unwrap_or(&[]);
+        let body: &[u8] = match &self.resp.body {
+            Some(Body::Mapped(m)) => {
+                let b = m.map.bytes();
+                let from = self.off.saturating_sub(hl).min(b.len());
+                &b[from..limit.clamp(from, b.len())]
+            }
+            _ => &[],
+        };
+        [head, body]
+    }
+
+    /// Records `n` more bytes as sent by a writer of its own.
+    pub fn advance(&mut self, n: usize) {
+        self.off = (self.off + n).min(self.total());
+    }
+
     /// Whether everything was sent.
     pub fn done(&self) -> bool {
         self.off >= self.total()
