@@ -35,7 +35,16 @@ fn start_with(model: &str, root: &Path, extra: &[&str]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_threadbench"));
     cmd.args(["--profile", "ci", "serve", "--model", model, "--docroot"])
         .arg(root)
-        .args(["--processes", "2", "--threads", "4", "--helpers", "2"])
+        .args([
+            "--processes",
+            "2",
+            "--threads",
+            "4",
+            "--helpers",
+            "2",
+            "--loops",
+            "2",
+        ])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -264,7 +273,7 @@ fn every_model_answers_the_table_identically() {
 #[test]
 fn slow_client_does_not_stall_event_driven_models() {
     let root = docroot("slow");
-    for model in ["sped", "amped", "amted"] {
+    for model in ["sped", "amped", "amted", "sped_n", "tokio"] {
         let srv = start(model, &root.0);
         let req = b"GET /b.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         let mut slow = TcpStream::connect(srv.addr).expect("connecting slow client");
@@ -308,7 +317,7 @@ fn evicted_files_go_through_the_helpers() {
         .map(|i| (i ^ (i >> 9)) as u8)
         .collect();
     let path = root.0.join("big.bin");
-    for model in ["amped", "amted"] {
+    for model in ["amped", "amted", "tokio"] {
         {
             let mut f = std::fs::File::create(&path).expect("creating big.bin");
             f.write_all(&big).expect("writing big.bin");
@@ -352,12 +361,17 @@ fn bad_invocations_fail_clearly() {
     let o = run(&["--model", "sped", "--docroot", "/nonexistent-docroot"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("docroot"));
-    // A port in use.
+    // A port in use (sped_n's SO_REUSEPORT group must not hide that).
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binding");
     let a = l.local_addr().expect("addr").to_string();
-    let o = run(&["--model", "sped", "--docroot", "/", "--bind", &a]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("in use"));
+    for model in ["sped", "sped_n", "tokio"] {
+        let o = run(&["--model", model, "--docroot", "/", "--bind", &a]);
+        assert!(!o.status.success(), "{model}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("in use"),
+            "{model}"
+        );
+    }
 }
 
 #[test]
@@ -414,13 +428,18 @@ fn sendfile_mode_sends_the_same_bytes() {
 #[test]
 fn out_of_descriptors_backs_off_and_keeps_serving() {
     let root = docroot("emfile");
-    for model in ["sped", "mt_spawn"] {
+    for model in ["sped", "mt_spawn", "sped_n", "tokio"] {
         let srv = start(model, &root.0);
         let pid = srv.guard.pid().as_raw();
-        let open_now = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .expect("fds")
-            .count() as u64;
-        threadbench::sys::limits::set_nofile_of(pid, open_now + 4).expect("prlimit");
+        // sped_n accepts in its loop processes: each is limited the same way.
+        let mut limited = threadbench::procfs::descendants(pid);
+        limited.push(pid);
+        for p in limited {
+            let open_now = std::fs::read_dir(format!("/proc/{p}/fd"))
+                .expect("fds")
+                .count() as u64;
+            threadbench::sys::limits::set_nofile_of(p, open_now + 4).expect("prlimit");
+        }
         // More idle connections than the server has descriptors: accept hits EMFILE.
         let mut idle = Vec::new();
         for _ in 0..12 {
@@ -462,7 +481,13 @@ fn blocking_models_cap_requests_per_keep_alive_connection() {
     use threadbench::server::blocking::MAX_KEEPALIVE_REQUESTS;
     let root = docroot("cap");
     let n = MAX_KEEPALIVE_REQUESTS as usize + 5;
-    for (model, expect_cap) in [("mt", true), ("mp", true), ("sped", false)] {
+    for (model, expect_cap) in [
+        ("mt", true),
+        ("mp", true),
+        ("sped", false),
+        ("sped_n", false),
+        ("tokio", false),
+    ] {
         let srv = start(model, &root.0);
         let mut s = TcpStream::connect(srv.addr).expect("connecting");
         s.set_read_timeout(Some(Duration::from_secs(5)))
@@ -589,7 +614,13 @@ fn responses_are_byte_identical_across_models() {
 #[test]
 fn helpers_look_up_translation_misses() {
     let root = docroot("translate");
-    for (model, via_helpers) in [("amped", true), ("amted", true), ("sped", false)] {
+    for (model, via_helpers) in [
+        ("amped", true),
+        ("amted", true),
+        ("sped", false),
+        ("sped_n", false),
+        ("tokio", true),
+    ] {
         let srv = start(model, &root.0);
         for target in ["/b.txt", "/a.bin", "/b.txt", "/sub/", "/nope", "/a.bin"] {
             let req = format!("GET {target} HTTP/1.0\r\n\r\n");

@@ -3,8 +3,11 @@
 use std::path::{Path, PathBuf};
 
 /// Every model, by the name `serve --model` takes (from the one registry).
-pub fn models() -> [&'static str; 7] {
-    threadbench::server::Model::ALL.map(|m| m.name())
+pub fn models() -> Vec<&'static str> {
+    threadbench::server::Model::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect()
 }
 
 /// A temporary directory (docroot, test profile) removed on drop.

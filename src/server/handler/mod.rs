@@ -306,12 +306,23 @@ impl Handler {
 
     /// Whether `sess` has waited longer than its timeout allows (close it).
     pub fn expired(&self, sess: &Session, now: Instant) -> bool {
+        now > self.deadline(sess)
+    }
+
+    /// The instant after which `sess` has waited longer than its timeout allows: a model that
+    /// waits with a timer (tokio) waits until it; the others ask [`Handler::expired`].
+    pub fn deadline(&self, sess: &Session) -> Instant {
         let limit = match sess.wait {
             Wait::Head => self.cfg.header_timeout,
             Wait::Idle => self.cfg.keepalive_timeout,
             Wait::Send => self.cfg.send_timeout,
         };
-        now.saturating_duration_since(sess.since) > limit
+        // A timeout too large to add (a profile may say u64::MAX ms) is a deadline a century
+        // away: never reached.
+        const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        sess.since
+            .checked_add(limit)
+            .unwrap_or_else(|| sess.since + NEVER)
     }
 
     pub fn send_mode(&self) -> SendMode {
