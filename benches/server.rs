@@ -2,10 +2,10 @@
 //! `server_file_size/<model>/<bytes>` (Connection: close), `server_conns/<model>/<n_conns>`
 //! (keep-alive, 1 KiB), `server_specweb/<model>` (SPECweb96 set, warm cache) and
 //! `server_disk/<model>/<kib>` (page cache evicted before each batch).
-//! In `server_disk` the server's mapped-file cache, summed over mp's processes, is a quarter of
-//! the set: as in the Flash paper's disk-bound test, where the set exceeded memory, most
-//! requests miss it and read evicted pages from disk (fadvise cannot evict a mapped file, so
-//! without this bound the servers would keep the whole set in memory).
+//! In `server_disk` the server's mapped-file cache, summed over mp's processes (and sped_n's
+//! loops), is a quarter of the set: as in the Flash paper's disk-bound test, where the set
+//! exceeded memory, most requests miss it and read evicted pages from disk (fadvise cannot
+//! evict a mapped file, so without this bound the servers would keep the whole set in memory).
 //! One iteration = one validated request. The server is `threadbench serve` on the server
 //! cores; the load runs here on the client cores. See `threadbench::e2e`.
 
@@ -18,7 +18,7 @@ use threadbench::load::workload::{self, Workload};
 use threadbench::load::ConnMode;
 use threadbench::profile::Params;
 use threadbench::report::results::SERVER_JSON;
-use threadbench::server::Model;
+use threadbench::server::{sped_n, Model};
 
 const EXE: &str = env!("CARGO_BIN_EXE_threadbench");
 
@@ -113,11 +113,12 @@ fn bench_one(
     let mut cfg = suite.profile.server.clone();
     if spec.disk {
         let set: u64 = w.files.iter().map(|f| f.size).sum();
-        // The same mapped bytes in every model: mp's processes each keep their own cache.
-        let owners = if model == Model::Mp {
-            cfg.processes as u64
-        } else {
-            1
+        // The same mapped bytes in every model: mp's processes and sped_n's loops each keep
+        // their own cache.
+        let owners = match model {
+            Model::Mp => cfg.processes as u64,
+            Model::SpedN => sped_n::loop_count(cfg.loops, &suite.plan.server) as u64,
+            _ => 1,
         };
         cfg.cache_bytes = cfg.cache_bytes.min(set / 4) / owners;
     }

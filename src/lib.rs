@@ -12,7 +12,7 @@
 //! - [`load`]: the HTTP load generator, workloads (file sets), end-to-end server bench machinery.
 //! - [`report`]: machine metadata and the suite's own output under `target/threadbench/`.
 //! - [`procfs`]: reading `/proc` (children, descriptors, process states).
-//! - [`server`]: the static-file HTTP server, its seven concurrency models and tree stats.
+//! - [`server`]: the static-file HTTP server, its nine concurrency models and tree stats.
 //!
 //! Invariants: `unsafe` only in `sys`; everything started is stopped (see
 //! [`sys::process::ChildGuard`]); in pinned runs server and load generator never share a core.

@@ -267,3 +267,43 @@ fn tokio_workers_are_pinned_and_blocking_threads_counted() {
     assert_eq!(common::counter(&err, "translate_jobs"), 3, "{err}");
     assert_eq!(common::counter(&err, "requests"), 3 * 21, "{err}");
 }
+
+/// The server bench's path for both models, unmeasured (a test, not a timing): started as the
+/// bench starts it (`e2e::ServerProcess`, the `ci` profile's pools, sped_n with 2 loops),
+/// loaded keep-alive on a warm file and on an evicted disk set, its side metrics read from
+/// the whole process tree (sped_n: parent + 2 loops; tokio: one process), stopped cleanly.
+#[test]
+fn the_bench_path_serves_and_records_both_models() {
+    use threadbench::e2e::{self, ServerProcess, SideMetrics};
+    use threadbench::load::workload;
+    use threadbench::server::Model;
+    let profile = threadbench::profile::Profile::load("ci").expect("ci profile");
+    let mut cfg = profile.server.clone();
+    cfg.loops = 2;
+    let cores = [first_cpu()];
+    let warm = workload::single(1024).expect("a 1 KiB file");
+    let disk = workload::disk(16 * 1024, 8).expect("a disk set");
+    for (model, processes) in [(Model::SpedN, 3), (Model::Tokio, 1)] {
+        for (w, evict) in [(&warm, false), (&disk, true)] {
+            let exe = Path::new(env!("CARGO_BIN_EXE_threadbench"));
+            let server = ServerProcess::start(exe, model, w.docroot.path(), &cores, &cfg)
+                .expect("start threadbench serve");
+            let spec = e2e::spec_for(server.addr, w, 16, ConnMode::KeepAlive, &[]);
+            let mut side = SideMetrics::start(server.pid());
+            let o = if evict {
+                e2e::run_disk_requests(&spec, w, 200, &mut side)
+            } else {
+                e2e::run_requests(&spec, 200, &mut side)
+            }
+            .expect("load run");
+            assert_eq!(o.completed, 200, "{model}");
+            let rec = side
+                .finish("server_test", model.name(), None, 0.9)
+                .expect("side metrics");
+            assert_eq!((rec.requests, rec.errors), (200, 0), "{model}");
+            assert_eq!(rec.server_processes, processes, "{model}");
+            assert!(rec.server_rss_bytes > 0, "{model}");
+            assert!(server.stop().expect("stop"), "{model}: unclean stop");
+        }
+    }
+}

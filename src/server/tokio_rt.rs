@@ -431,6 +431,35 @@ impl Conn {
 mod tests {
     use super::*;
 
+    /// What a connection costs while it waits: its task's future holds the connection's state,
+    /// not the read buffer (a stack array that never lives across an await).
+    #[test]
+    fn a_connection_task_is_small() {
+        let rt = runtime(1, 1, &[]).expect("runtime");
+        let size = rt.block_on(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let c = TcpStream::connect(l.local_addr().expect("addr"))
+                .await
+                .expect("connect");
+            let dir = std::env::temp_dir();
+            let h = Handler::new(crate::server::handler::HandlerConfig {
+                docroot: dir,
+                cache_bytes: 0,
+                send: crate::server::handler::SendMode::Writev,
+                max_target_bytes: 1024,
+                max_header_bytes: 8192,
+                path_cache_entries: 1,
+                header_timeout: Duration::from_secs(1),
+                keepalive_timeout: Duration::from_secs(1),
+                send_timeout: Duration::from_secs(1),
+            })
+            .expect("handler");
+            std::mem::size_of_val(&serve_conn(Arc::new(h), c))
+        });
+        eprintln!("a connection task's future: {size} bytes");
+        assert!(size < READ_BYTES / 4, "{size} bytes per connection task");
+    }
+
     #[test]
     fn workers_are_pinned_one_per_core_and_blocking_threads_to_all() {
         let cores = [2, 5];
