@@ -25,10 +25,9 @@
 //! descriptors backs off [`accept::BACKOFF`] and serves on (a file that cannot be opened
 //! then answers 503), as in every model.
 //!
-//! Threads: W workers pinned one per server core (`on_thread_start`: the runtime names its
-//! threads in the order it starts them, and starts its W workers first, while it is built;
-//! any later thread is a blocking-pool thread, pinned to all the server cores like amted's
-//! helpers). The blocking threads are kept alive for an hour instead of tokio's 10 s, so that
+//! Threads: every runtime thread starts on all the server cores (`on_thread_start`), as
+//! amted's helpers do; each of the W workers then pins itself to one core of its own when it
+//! first parks (`on_thread_park`, which only workers call: see [`runtime`]). The blocking threads are kept alive for an hour instead of tokio's 10 s, so that
 //! they stay threads of the server process while a benchmark samples its tree statistics
 //! (whose context switches count live threads only).
 //!
@@ -47,6 +46,7 @@ use super::handler::{
 use super::{pin, ServeConfig};
 use crate::sys::signals::stop_requested;
 use nix::errno::Errno;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -82,21 +82,28 @@ pub fn worker_count(cores: &[usize]) -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The CPUs a runtime thread named `name` is pinned to: worker `i` (one of the first
-/// `workers` threads) to `cores[i % len]`, any other thread to all of `cores`.
-fn thread_cores(name: Option<&str>, workers: usize, cores: &[usize]) -> Vec<usize> {
-    let idx = name
-        .and_then(|n| n.strip_prefix(THREAD_PREFIX))
-        .and_then(|i| i.parse::<usize>().ok());
-    match idx {
-        Some(i) if i < workers && !cores.is_empty() => vec![cores[i % cores.len()]],
-        _ => cores.to_vec(),
-    }
+thread_local! {
+    /// This runtime thread has pinned itself to its worker's core.
+    static PINNED_AS_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
+/// The core of the worker that parks for the first time as the `nth` (0-based).
+fn worker_core(nth: usize, cores: &[usize]) -> Option<usize> {
+    (!cores.is_empty()).then(|| cores[nth % cores.len()])
+}
+
+/// The runtime: `workers` worker threads, at most `blocking` blocking-pool threads, every
+/// thread started on all of `cores`; a worker pins itself to one core when it first parks.
+///
+/// Why at the first park: `on_thread_start` cannot tell a worker from a blocking-pool thread
+/// (tokio runs its workers as jobs of the blocking pool, and which started thread takes which
+/// job is a race), but only workers park in the scheduler (`on_thread_park`), and each
+/// parks as soon as it finds no task — at start-up, before the server accepts anything.
 fn runtime(workers: usize, blocking: usize, cores: &[usize]) -> io::Result<Runtime> {
     let started = AtomicUsize::new(0);
-    let cores = cores.to_vec();
+    let parked = AtomicUsize::new(0);
+    let all = cores.to_vec();
+    let each = cores.to_vec();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .max_blocking_threads(blocking)
@@ -105,8 +112,16 @@ fn runtime(workers: usize, blocking: usize, cores: &[usize]) -> io::Result<Runti
             format!("{THREAD_PREFIX}{}", started.fetch_add(1, Ordering::Relaxed))
         })
         .on_thread_start(move || {
-            let name = std::thread::current().name().map(str::to_owned);
-            let _ = pin(&thread_cores(name.as_deref(), workers, &cores));
+            let _ = pin(&all);
+        })
+        .on_thread_park(move || {
+            if !PINNED_AS_WORKER.with(Cell::get) {
+                PINNED_AS_WORKER.with(|p| p.set(true));
+                let nth = parked.fetch_add(1, Ordering::Relaxed);
+                if let Some(core) = worker_core(nth, &each) {
+                    let _ = pin(&[core]);
+                }
+            }
         })
         .enable_io()
         .enable_time()
@@ -461,42 +476,55 @@ mod tests {
     }
 
     #[test]
-    fn workers_are_pinned_one_per_core_and_blocking_threads_to_all() {
+    fn the_nth_parked_worker_takes_the_nth_core() {
         let cores = [2, 5];
-        assert_eq!(thread_cores(Some("tokio-0"), 2, &cores), [2]);
-        assert_eq!(thread_cores(Some("tokio-1"), 2, &cores), [5]);
-        assert_eq!(thread_cores(Some("tokio-2"), 2, &cores), [2, 5]);
-        assert_eq!(thread_cores(Some("other"), 2, &cores), [2, 5]);
-        assert!(thread_cores(Some("tokio-0"), 2, &[]).is_empty());
+        assert_eq!(worker_core(0, &cores), Some(2));
+        assert_eq!(worker_core(1, &cores), Some(5));
+        assert_eq!(worker_core(2, &cores), Some(2));
+        assert_eq!(worker_core(0, &[]), None);
     }
 
-    /// The runtime starts its workers first, in order, while it is built: the names that
-    /// [`thread_cores`] relies on. Workers then run tasks; a blocking job runs on a thread
-    /// named after them.
+    /// Once the workers have parked, every task runs on a thread pinned to one core (each
+    /// core one worker's), and a blocking job on a thread with all the cores; a blocking job
+    /// spawned at once after the build cannot take a worker's pin.
     #[test]
-    fn runtime_names_workers_first() {
-        let rt = runtime(2, 1, &[]).expect("runtime");
-        let names = rt.block_on(async {
-            let blocking =
-                tokio::task::spawn_blocking(|| std::thread::current().name().map(str::to_owned))
-                    .await
-                    .expect("blocking job");
-            let worker = tokio::spawn(async { std::thread::current().name().map(str::to_owned) })
+    fn workers_pin_themselves_and_blocking_threads_keep_all_cores() {
+        let allowed = crate::sys::cpu::allowed_cpus().expect("allowed CPUs");
+        if allowed.len() < 2 {
+            eprintln!("workers_pin_themselves: one CPU allowed: nothing to tell apart");
+            return;
+        }
+        let cores = allowed[..2].to_vec();
+        let rt = runtime(2, 1, &cores).expect("runtime");
+        let (early, tasks, late) = rt.block_on(async {
+            let cpus = || crate::sys::cpu::allowed_cpus().expect("affinity");
+            let early = tokio::task::spawn_blocking(cpus)
                 .await
-                .expect("task");
-            (worker, blocking)
+                .expect("blocking job");
+            // Both workers have found nothing to do by now, and parked.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut tasks = Vec::new();
+            for _ in 0..32 {
+                tasks.push(tokio::spawn(async move { cpus() }));
+            }
+            let mut seen = Vec::new();
+            for t in tasks {
+                seen.push(t.await.expect("task"));
+            }
+            let late = tokio::task::spawn_blocking(cpus)
+                .await
+                .expect("blocking job");
+            (early, seen, late)
         });
         rt.shutdown_timeout(Duration::from_secs(1));
-        let idx = |n: Option<String>| -> usize {
-            n.and_then(|n| n.strip_prefix(THREAD_PREFIX)?.parse().ok())
-                .expect("a runtime thread name")
-        };
-        let (worker, blocking) = (idx(names.0), idx(names.1));
-        assert!(worker < 2, "a task ran on thread {worker}, not a worker");
-        assert!(
-            blocking >= 2,
-            "a blocking job ran on worker thread {blocking}"
-        );
+        assert_eq!(early, cores, "a blocking thread was pinned like a worker");
+        assert_eq!(late, cores, "a blocking thread was pinned like a worker");
+        for t in &tasks {
+            assert!(
+                t.len() == 1 && cores.contains(&t[0]),
+                "a task ran on a thread pinned to {t:?}, not to one server core"
+            );
+        }
     }
 
     /// A chunk evicted from the page cache is resident after `fault_in`.
