@@ -4,7 +4,8 @@
 //! `server_file_size/<model>/<bytes>` (Connection: close), `server_conns/<model>/<n_conns>`
 //! (keep-alive, 1 KiB), `server_specweb/<model>` (SPECweb96 set, warm cache) and
 //! `server_disk/<model>/<kib>` (page cache evicted before each batch).
-//! In `server_disk` the server's mapped-file cache, summed over mp's processes, is a quarter of
+//! In `server_disk` the server's mapped-file cache, summed over mp's processes (and sped_n's
+//! loops), is a quarter of
 //! the set: as in the Flash paper's disk-bound test, where the set exceeded memory, most
 //! requests miss it and read evicted pages from disk (fadvise cannot evict a mapped file, so
 //! without this bound the servers would keep the whole set in memory).
@@ -23,7 +24,7 @@ use threadbench::load::ConnMode;
 use threadbench::profile::Params;
 use threadbench::reference::{Lane, Policy, RefServer};
 use threadbench::report::results::SERVER_JSON;
-use threadbench::server::Model;
+use threadbench::server::{sped_n, Model};
 
 const EXE: &str = env!("CARGO_BIN_EXE_threadbench");
 
@@ -158,11 +159,12 @@ fn bench_one(
     let mut cfg = suite.profile.server.clone();
     if spec.disk {
         let set: u64 = w.files.iter().map(|f| f.size).sum();
-        // The same mapped bytes in every model: mp's processes each keep their own cache.
-        let owners = if lane == Lane::Model(Model::Mp) {
-            cfg.processes as u64
-        } else {
-            1
+        // The same mapped bytes in every model: mp's processes and sped_n's loops each keep
+        // their own cache.
+        let owners = match lane {
+            Lane::Model(Model::Mp) => cfg.processes as u64,
+            Lane::Model(Model::SpedN) => sped_n::loop_count(cfg.loops, &suite.plan.server) as u64,
+            _ => 1,
         };
         cfg.cache_bytes = cfg.cache_bytes.min(set / 4) / owners;
     }

@@ -189,6 +189,9 @@ impl ServerProcess {
             .args(["--threads", &cfg.threads.to_string()])
             .args(["--helpers", &cfg.helpers.to_string()])
             .args(["--cache-bytes", &cfg.cache_bytes.to_string()]);
+        if cfg.loops > 0 {
+            cmd.args(["--loops", &cfg.loops.to_string()]);
+        }
         if !cores.is_empty() {
             let list: Vec<String> = cores.iter().map(|c| c.to_string()).collect();
             cmd.args(["--cores", &list.join(",")]);

@@ -12,7 +12,7 @@
 //! - [`load`]: the HTTP load generator, workloads (file sets), end-to-end server bench machinery.
 //! - [`report`]: machine metadata and the suite's own output under `target/threadbench/`.
 //! - [`procfs`]: reading `/proc` (children, descriptors, process states).
-//! - [`server`]: the static-file HTTP server, its seven concurrency models and tree stats.
+//! - [`server`]: the static-file HTTP server, its ten concurrency models and tree stats.
 //! - [`reference`]: real servers (Apache prefork/worker/event, nginx, lighttpd) as lanes of the
 //!   server groups beside our models: their configuration from the profile, and [`reference::Lane`].
 //!

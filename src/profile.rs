@@ -99,8 +99,10 @@ pub struct ServerConfig {
     pub processes: usize,
     /// `mt`: pool threads (Flash-MT used 64).
     pub threads: usize,
-    /// `amped`/`amted`: disk helpers.
+    /// `amped`/`amted`: disk helpers; `tokio`: its blocking pool's threads.
     pub helpers: usize,
+    /// `sped_n`: event loops (one process each); 0: one per server core.
+    pub loops: usize,
     /// Mapped-file cache budget in bytes (LRU-bounded).
     pub cache_bytes: u64,
     /// `writev` or `sendfile`.
@@ -130,6 +132,7 @@ impl Default for ServerConfig {
             processes: 32,
             threads: 64,
             helpers: 4,
+            loops: 0,
             cache_bytes: 64 << 20,
             send: "writev".into(),
             backlog: 1024,

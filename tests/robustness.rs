@@ -58,7 +58,12 @@ fn start(model: &'static str, root: &Path, profile: Option<PathBuf>, extra: &[&s
         .arg(root)
         .args(extra);
     // Small pools unless the test sizes them.
-    for (flag, n) in [("--processes", "2"), ("--threads", "4"), ("--helpers", "2")] {
+    for (flag, n) in [
+        ("--processes", "2"),
+        ("--threads", "4"),
+        ("--helpers", "2"),
+        ("--loops", "2"),
+    ] {
         if !extra.contains(&flag) {
             cmd.args([flag, n]);
         }
@@ -314,7 +319,7 @@ fn path_cache_is_normalised_and_bounded() {
         "/sub/../b.txt?x",
         "///./b.txt#f",
     ];
-    for model in ["amped", "amted"] {
+    for model in ["amped", "amted", "tokio"] {
         let srv = start(model, &root.0, None, &[]);
         for (i, t) in spellings.iter().enumerate() {
             let req = format!("GET {t} HTTP/1.0\r\n\r\n");
@@ -456,7 +461,7 @@ fn pipelining_non_reader(models: &[&'static str], expect_stall: bool) {
 
 #[test]
 fn pipelining_non_reader_is_bounded_event_models() {
-    let models: Vec<&'static str> = ["sped", "amped", "amted", "uring"]
+    let models: Vec<&'static str> = ["sped", "amped", "amted", "uring", "sped_n", "tokio"]
         .into_iter()
         .filter(|m| common::runs(m))
         .collect();

@@ -129,9 +129,14 @@ struct ServeArgs {
     /// mt: threads, at least 1 (default: profile [server].threads).
     #[arg(long, value_parser = parse_count)]
     threads: Option<usize>,
-    /// amped/amted: helpers, at least 1 (default: profile [server].helpers).
+    /// amped/amted: helpers, at least 1; tokio: blocking-pool threads (default: profile
+    /// [server].helpers).
     #[arg(long)]
     helpers: Option<usize>,
+    /// sped_n: event loops, one process each, at least 1 (default: profile [server].loops;
+    /// 0 there: one per server core).
+    #[arg(long, value_parser = parse_count)]
+    loops: Option<usize>,
     /// How bodies go out (default: profile [server].send).
     #[arg(long, value_enum)]
     send: Option<threadbench::server::handler::SendMode>,
@@ -160,7 +165,7 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
         anyhow::bail!("--model {} cannot run on this machine: {why}", model.name());
     }
     let helpers = a.helpers.unwrap_or(sc.helpers);
-    if helpers == 0 && matches!(model, Model::Amped | Model::Amted) {
+    if helpers == 0 && matches!(model, Model::Amped | Model::Amted | Model::Tokio) {
         anyhow::bail!(
             "--helpers 0: {} needs at least one helper for its disk reads",
             model.name()
@@ -174,6 +179,7 @@ fn serve(profile: &Profile, a: ServeArgs) -> Result<()> {
         processes: a.processes.unwrap_or(sc.processes),
         threads: a.threads.unwrap_or(sc.threads),
         helpers,
+        loops: a.loops.unwrap_or(sc.loops),
         backlog: sc.backlog.min(i32::MAX as u32) as i32,
         handler: handler::HandlerConfig {
             docroot: a.docroot,

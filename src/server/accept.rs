@@ -1,7 +1,8 @@
 //! Getting connections, for every model: the listener's setup and the one accept call with
 //! its error policy, plus the accept shell of the blocking models (mp, mp_fork, mt,
-//! mt_spawn). The event loop of sped/amped/amted drains the same [`accept`] when epoll reports
-//! the listener.
+//! mt_spawn). The event loop of sped/amped/amted/sped_n drains the same [`accept`] when epoll
+//! reports the listener; the tokio model applies the same back-off ([`out_of_resources`]) to
+//! its runtime's accept.
 //!
 //! Policy: a stop request is seen within ~100 ms (a blocking accept times out every 100 ms);
 //! out of descriptors or buffers → back off 10 ms and serve on (the pending connection stays
@@ -42,13 +43,22 @@ pub enum ConnMode {
     NonBlocking,
 }
 
-/// Back off when the process or system is out of descriptors or memory.
-fn backoff(e: Errno) {
-    if matches!(
+/// How long accept backs off when the process or system is out of descriptors or memory.
+pub const BACKOFF: Duration = Duration::from_millis(10);
+
+/// Whether `e` says the process or system is out of descriptors or memory: accept then backs
+/// off [`BACKOFF`] (the pending connection stays queued) instead of retrying at once.
+pub fn out_of_resources(e: Errno) -> bool {
+    matches!(
         e,
         Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM
-    ) {
-        std::thread::sleep(Duration::from_millis(10));
+    )
+}
+
+/// Back off when the process or system is out of descriptors or memory.
+fn backoff(e: Errno) {
+    if out_of_resources(e) {
+        std::thread::sleep(BACKOFF);
     }
 }
 

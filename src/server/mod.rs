@@ -1,4 +1,4 @@
-//! End-to-end static-file HTTP servers: one handler ([`handler`]), eight concurrency models.
+//! End-to-end static-file HTTP servers: one handler ([`handler`]), ten concurrency models.
 //!
 //! What it stresses: the whole request path of a real server (accept, read, parse, translate,
 //! send) under each concurrency model, so a measured difference is the model alone.
@@ -8,9 +8,12 @@
 //!     mp: P processes · mp_fork: fork/conn · mt: T threads · mt_spawn: thread/conn
 //!     sped: 1 thread + epoll · amped: sped + helper processes · amted: sped + helper threads
 //!     uring: 1 thread + io_uring (completions; non-resident chunks read by the kernel)
+//!     sped_n: N sped processes, one per core, SO_REUSEPORT
+//!     tokio: work-stealing runtime, a task per connection, spawn_blocking for the disk
 //! ```
 //!
-//! Layers inside, arrows down only: the models (`mp`, `mt` → [`blocking`]; `amped` → `sped`)
+//! Layers inside, arrows down only: the models (`mp`, `mt` → [`blocking`]; `amped`, `sped_n`
+//! → `sped`; `tokio_rt`)
 //! → [`helpers`] (the helper pools) and [`accept`] (the accept shell) → [`handler`] (the
 //! steps, caches, HTTP) → `crate::sys`. Invariant: every model calls the same handler steps
 //! (`parse → translate → header → body`, a [`handler::Session`] per connection) and differs
@@ -27,7 +30,9 @@ pub mod helpers;
 pub mod mp;
 pub mod mt;
 pub mod sped;
+pub mod sped_n;
 pub mod stats;
+pub mod tokio_rt;
 pub mod uring;
 
 pub use accept::bind;
@@ -57,10 +62,14 @@ pub enum Model {
     Amted,
     #[value(name = "uring")]
     Uring,
+    #[value(name = "sped_n")]
+    SpedN,
+    #[value(name = "tokio")]
+    Tokio,
 }
 
 impl Model {
-    pub const ALL: [Model; 8] = [
+    pub const ALL: [Model; 10] = [
         Model::Mp,
         Model::MpFork,
         Model::Mt,
@@ -69,6 +78,8 @@ impl Model {
         Model::Amped,
         Model::Amted,
         Model::Uring,
+        Model::SpedN,
+        Model::Tokio,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -80,6 +91,8 @@ impl Model {
             Model::Amped => "amped",
             Model::Amted => "amted",
             Model::Uring => "uring",
+            Model::SpedN => "sped_n",
+            Model::Tokio => "tokio",
         }
     }
     pub fn parse(s: &str) -> Option<Model> {
@@ -109,7 +122,10 @@ pub struct ServeConfig {
     pub cores: Vec<usize>,
     pub processes: usize,
     pub threads: usize,
+    /// amped/amted: helper processes or threads; tokio: its blocking pool's threads.
     pub helpers: usize,
+    /// sped_n: event loops (processes); 0: one per server core.
+    pub loops: usize,
     pub backlog: i32,
     pub handler: HandlerConfig,
 }
@@ -132,7 +148,11 @@ pub fn serve(cfg: ServeConfig) -> io::Result<()> {
     crate::sys::signals::install_stop_handlers()?;
     pin(&cfg.cores)?;
     let handler = Handler::new(cfg.handler.clone())?;
-    let listener = bind(cfg.bind, cfg.backlog)?;
+    let listener = match cfg.model {
+        // Its first listener opens the port's SO_REUSEPORT group (the others join it).
+        Model::SpedN => sped_n::bind(cfg.bind, cfg.backlog)?,
+        _ => bind(cfg.bind, cfg.backlog)?,
+    };
     let local = listener.local_addr()?;
     let announce = move || -> io::Result<()> {
         let mut out = io::stdout().lock();
@@ -147,6 +167,9 @@ pub fn serve(cfg: ServeConfig) -> io::Result<()> {
         Model::Sped => sped::run(&cfg, listener, handler, None, announce),
         Model::Amped | Model::Amted => amped::run(&cfg, listener, handler, announce),
         Model::Uring => uring::run(&cfg, listener, handler, announce),
+        Model::SpedN => sped_n::run(&cfg, listener, announce),
+        // The runtime's threads are created in here, after the forking models' dispatch.
+        Model::Tokio => tokio_rt::run(&cfg, listener, handler, announce),
     };
     let _ = stop_requested();
     r

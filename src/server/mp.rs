@@ -21,7 +21,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 /// Stops and reaps children: SIGTERM, up to 800 ms grace, then SIGKILL (ChildGuard's drop).
-fn stop_children(mut kids: Vec<ChildGuard>) {
+pub(super) fn stop_children(mut kids: Vec<ChildGuard>) {
     for k in &kids {
         let _ = k.signal(Signal::SIGTERM);
     }

@@ -372,8 +372,27 @@ pub fn run(
     helpers: Option<Helpers>,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
+    event_loop(&l, &h, helpers, announce)?;
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    eprintln!(
+        "threadbench serve: requests={} helper_jobs={} translate_jobs={}",
+        count(&h.counters.requests),
+        count(&h.counters.helper_jobs),
+        count(&h.counters.translate_jobs)
+    );
+    Ok(())
+}
+
+/// The event loop on `l` until a stop request (then its connections close and its helpers
+/// stop): `sped`, `amped` and `amted` run one in their process, `sped_n` one per process.
+pub fn event_loop(
+    l: &TcpListener,
+    h: &Handler,
+    helpers: Option<Helpers>,
+    announce: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
     let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
-    ep.add(&l, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
+    ep.add(l, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
     if let Some(hp) = &helpers {
         for (i, s) in hp.socks().iter().enumerate() {
             ep.add(
@@ -385,7 +404,7 @@ pub fn run(
     announce()?;
     let mut lp = Loop {
         ep,
-        h: &h,
+        h,
         helpers,
         again: Vec::new(),
         scratch: vec![0u8; 16384].into_boxed_slice(),
@@ -406,7 +425,7 @@ pub fn run(
         for ev in &events[..n] {
             let tok = ev.data();
             if tok == LISTENER {
-                while let Some(s) = accept(&l, ConnMode::NonBlocking) {
+                while let Some(s) = accept(l, ConnMode::NonBlocking) {
                     let _ = s.set_nodelay(true);
                     let id = next_id;
                     next_id += 1;
@@ -459,12 +478,5 @@ pub fn run(
     if let Some(hp) = lp.helpers.take() {
         hp.stop();
     }
-    let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    eprintln!(
-        "threadbench serve: requests={} helper_jobs={} translate_jobs={}",
-        count(&h.counters.requests),
-        count(&h.counters.helper_jobs),
-        count(&h.counters.translate_jobs)
-    );
     Ok(())
 }

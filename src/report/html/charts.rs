@@ -10,9 +10,10 @@ use crate::report::server_results::ServerRecord;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
-/// Okabe & Ito's colour-blind-safe palette (yellow left out: unreadable on white) plus grey,
-/// and one marker shape per colour so lines stay apart in greyscale too.
-const PALETTE: [(u8, u8, u8); 8] = [
+/// Okabe & Ito's colour-blind-safe palette (yellow left out: unreadable on white), then three
+/// darker tones for the models past the first seven, and one marker shape per colour so lines
+/// stay apart in greyscale too.
+const PALETTE: [(u8, u8, u8); 10] = [
     (0, 0, 0),       // black
     (230, 159, 0),   // orange
     (86, 180, 233),  // sky blue
@@ -20,7 +21,9 @@ const PALETTE: [(u8, u8, u8); 8] = [
     (0, 114, 178),   // blue
     (213, 94, 0),    // vermillion
     (204, 121, 167), // reddish purple
-    (128, 128, 128), // grey
+    (136, 136, 136), // grey
+    (153, 102, 51),  // brown
+    (102, 51, 153),  // violet
 ];
 
 /// A stable order of lanes: our models, then the real servers (unknown names last).

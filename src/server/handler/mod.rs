@@ -50,7 +50,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a body goes out (`serve --send`, the profile's `[server] send`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -308,12 +308,29 @@ impl Handler {
 
     /// Whether `sess` has waited longer than its timeout allows (close it).
     pub fn expired(&self, sess: &Session, now: Stamp) -> bool {
-        let limit = match sess.wait {
+        now.since(sess.since) > self.limit(sess)
+    }
+
+    /// The instant after which `sess` has waited longer than its timeout allows: a model that
+    /// waits with a timer (tokio) waits until it; the others ask [`Handler::expired`].
+    pub fn deadline(&self, sess: &Session) -> Instant {
+        let left = self
+            .limit(sess)
+            .saturating_sub(Stamp::now().since(sess.since));
+        // A timeout too large to add (a profile may say u64::MAX ms) is a deadline a century
+        // away: never reached.
+        const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        let now = Instant::now();
+        now.checked_add(left).unwrap_or_else(|| now + NEVER)
+    }
+
+    /// The timeout of what `sess` waits for now.
+    fn limit(&self, sess: &Session) -> Duration {
+        match sess.wait {
             Wait::Head => self.cfg.header_timeout,
             Wait::Idle => self.cfg.keepalive_timeout,
             Wait::Send => self.cfg.send_timeout,
-        };
-        now.since(sess.since) > limit
+        }
     }
 
     pub fn send_mode(&self) -> SendMode {
