@@ -37,6 +37,8 @@ pub struct Side {
 
 /// What to run and when to stop.
 pub struct Plan {
+    /// The cargo to run (`$THREADBENCH_CARGO`, else `cargo` on the PATH).
+    pub cargo: PathBuf,
     pub base: Side,
     pub head: Side,
     /// Bench files (`benches/<name>.rs`) to compare.
@@ -104,7 +106,7 @@ pub fn bench_files(dir: &Path) -> io::Result<Vec<String>> {
 
 impl Plan {
     fn cargo(&self, side: &Side, args: &[&str]) -> Command {
-        let mut cmd = Command::new("cargo");
+        let mut cmd = Command::new(&self.cargo);
         cmd.args(args)
             .current_dir(&side.dir)
             .env("CARGO_TARGET_DIR", &side.target)

@@ -714,6 +714,8 @@ fn regress(profile: &Option<String>, a: RegressArgs) -> Result<i32> {
         benches.dedup();
     }
     let plan = Plan {
+        cargo: std::env::var_os("THREADBENCH_CARGO")
+            .map_or_else(|| "cargo".into(), std::path::PathBuf::from),
         base: Side {
             name: "base".into(),
             dir: base_dir,

@@ -39,8 +39,9 @@
 //! clear interval whose rank test is not significant). Neither counts for the exit status.
 //! Requiring both keeps the false-alarm rate low when one of them is fooled (the bootstrap by
 //! tiny samples, the rank test by a tiny but consistent shift). Neither can see drift *between*
-//! the two runs (another job started in between): only interleaving runs (scripts/ci-regress.sh)
-//! and a threshold above the machine's run-to-run drift help there — or ratio metrics.
+//! the two runs (another job started in between): only rounds of fresh processes (best paired:
+//! `threadbench regress`) and a threshold above the machine's run-to-run drift help there — or
+//! ratio metrics.
 //!
 //! # Ratio metrics
 //! Ratios of two benchmarks measured in the same run (fork / thread spawn, process / thread
@@ -64,7 +65,8 @@
 //! On a VM whose host changes speed by ±20–35 % from one second to the next, each run's own
 //! samples are tight but two runs of the same code differ by more than any threshold worth
 //! gating on, and the rule above flags most A/A comparisons. Run each side several times,
-//! interleaved (`THREADBENCH_ROUNDS=R scripts/ci-regress.sh`), saving the rounds as
+//! interleaved (`threadbench regress` / `scripts/ci-regress.sh` save their pairs so), saving
+//! the rounds as
 //! `<name>`, `<name>@2`, … `<name>@R` (and the head as `--head <name>` likewise). With at least
 //! [`MIN_ROUNDS`] rounds on both sides a benchmark is judged on its per-round medians
 //! instead: `regressed` when the median of the head's rounds exceeds the median of the base's
