@@ -23,7 +23,9 @@ fn bench(
     group.throughput(Throughput::Elements(s.elements()));
     group.bench_function(id, move |b| {
         let p = pair.get_or_insert_with(|| PingPong::start(s, cfg).expect("start the peers"));
-        b.iter_custom(|iters| timer.time(|| p.round_trips(iters).expect("round trips").checked(iters)))
+        b.iter_custom(|iters| {
+            timer.time(|| p.round_trips(iters).expect("round trips").checked(iters))
+        })
     });
 }
 
@@ -48,7 +50,13 @@ fn main() {
     let mut group = suite.group(&mut c, g);
     for s in Switch::ALL {
         let timer = suite.timer(g, &g.id(s.name(), None));
-        bench(&mut group, BenchmarkId::from_parameter(s.name()), timer, s, same);
+        bench(
+            &mut group,
+            BenchmarkId::from_parameter(s.name()),
+            timer,
+            s,
+            same,
+        );
     }
     group.finish();
 
@@ -74,7 +82,13 @@ fn main() {
                 }
                 let g = Group::CtxSwitchCrossCore;
                 let timer = suite.timer(g, &g.id(s.name(), None));
-                bench(&mut group, BenchmarkId::from_parameter(s.name()), timer, s, cross);
+                bench(
+                    &mut group,
+                    BenchmarkId::from_parameter(s.name()),
+                    timer,
+                    s,
+                    cross,
+                );
             }
             group.finish();
         }

@@ -61,7 +61,15 @@ fn main() {
             continue;
         }
         for waiter in Waiter::ALL {
-            bench_scan(&suite, &mut group, Group::EventScanActive, k, waiter, n_fds, k);
+            bench_scan(
+                &suite,
+                &mut group,
+                Group::EventScanActive,
+                k,
+                waiter,
+                n_fds,
+                k,
+            );
         }
     }
     group.finish();

@@ -63,7 +63,10 @@ fn main() {
         };
         for creation in Creation::RSS {
             let mut spawner = Spawner::new(creation);
-            let timer = suite.timer(Group::SpawnRss, &Group::SpawnRss.id(creation.name(), Some(mib)));
+            let timer = suite.timer(
+                Group::SpawnRss,
+                &Group::SpawnRss.id(creation.name(), Some(mib)),
+            );
             group.bench_function(BenchmarkId::new(creation.name(), mib), move |b| {
                 b.iter_custom(|iters| {
                     timer.time(|| spawner.run(iters).expect("create and reap").checked(iters))

@@ -128,17 +128,23 @@ impl Plan {
     /// Builds both sides' bench binaries (before any measurement).
     pub fn build(&self) -> io::Result<()> {
         for side in [&self.base, &self.head] {
-            let status = self
-                .cargo(side, &["bench", "--no-run", "--quiet"])
-                .status();
-            Plan::check(format!("building {} in {}", side.name, side.dir.display()), status)?;
+            let status = self.cargo(side, &["bench", "--no-run", "--quiet"]).status();
+            Plan::check(
+                format!("building {} in {}", side.name, side.dir.display()),
+                status,
+            )?;
         }
         Ok(())
     }
 
     /// One side's round `k` of bench file `bench`, if that side has the file.
     fn run_side(&self, side: &Side, bench: &str, k: usize) -> io::Result<()> {
-        if !side.dir.join("benches").join(format!("{bench}.rs")).is_file() {
+        if !side
+            .dir
+            .join("benches")
+            .join(format!("{bench}.rs"))
+            .is_file()
+        {
             return Ok(());
         }
         eprintln!("== {} {bench}: pair {k}", side.name);

@@ -49,7 +49,8 @@ struct Fixture {
 
 impl Fixture {
     fn new(tag: &str) -> Fixture {
-        let root = std::env::temp_dir().join(format!("threadbench-regress-{tag}-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("threadbench-regress-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         for side in ["base", "head"] {
             let benches = root.join(side).join("benches");
@@ -142,10 +143,20 @@ fn undecided_files_get_more_pairs_in_abba_order_until_decided() {
     );
     let spawn = runs_of(&calls, "spawn");
     assert_eq!(spawn.len(), 22, "{calls:?}");
-    assert_eq!(&spawn[..6], ["base", "head", "head@2", "base@2", "base@3", "head@3"]);
-    assert_eq!(runs_of(&calls, "sync").len(), 12, "sync stopped after 6 pairs");
+    assert_eq!(
+        &spawn[..6],
+        ["base", "head", "head@2", "base@2", "base@3", "head@3"]
+    );
+    assert_eq!(
+        runs_of(&calls, "sync").len(),
+        12,
+        "sync stopped after 6 pairs"
+    );
     // Both sides were built first, without measuring.
-    assert!(calls[0].contains("--no-run") && calls[1].contains("--no-run"), "{calls:?}");
+    assert!(
+        calls[0].contains("--no-run") && calls[1].contains("--no-run"),
+        "{calls:?}"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("every benchmark decided"), "{stderr}");
 }
@@ -162,7 +173,10 @@ fn a_spent_budget_is_inconclusive_exit_three() {
     );
     assert_eq!(runs_of(&calls, "spawn").len(), 16);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("inconclusive within budget: spawn"), "{stderr}");
+    assert!(
+        stderr.contains("inconclusive within budget: spawn"),
+        "{stderr}"
+    );
     // A/A everywhere: clean.
     let (out, _) = f.regress(&[], "");
     assert_eq!(out.status.code(), Some(0));
@@ -180,7 +194,9 @@ fn a_side_without_the_bench_file_leaves_its_rows_new() {
     assert_eq!(out.status.code(), Some(0), "{v}");
     assert_eq!(verdict(&v, "sync_threads/std_mutex/4").0, "new");
     assert!(
-        runs_of(&calls, "sync").iter().all(|r| r.starts_with("head")),
+        runs_of(&calls, "sync")
+            .iter()
+            .all(|r| r.starts_with("head")),
         "{calls:?}"
     );
 }

@@ -631,12 +631,12 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// A benchmark group's regression threshold.
+type ThresholdFor = Box<dyn Fn(&str) -> f64>;
+
 /// Per-group thresholds: --threshold, else the profile's when one was asked for (--profile or
 /// THREADBENCH_PROFILE), else 0.10.
-fn thresholds(
-    profile: &Option<String>,
-    threshold: Option<f64>,
-) -> Result<Box<dyn Fn(&str) -> f64>> {
+fn thresholds(profile: &Option<String>, threshold: Option<f64>) -> Result<ThresholdFor> {
     if let Some(t) = threshold {
         anyhow::ensure!(
             t.is_finite() && t >= 0.0,
@@ -802,8 +802,8 @@ fn history(profile: &Option<String>, cmd: HistoryCmd) -> Result<i32> {
                     .file(threadbench::report::results::CRITERION_JSON)
             });
             let entry = h::latest_entry(&results)?;
-            let added =
-                h::append(&file, &entry).with_context(|| format!("appending to {}", file.display()))?;
+            let added = h::append(&file, &entry)
+                .with_context(|| format!("appending to {}", file.display()))?;
             eprintln!(
                 "{} run {} ({} benchmarks, profile {}, commit {}) {} {}",
                 if added { "added" } else { "already there:" },

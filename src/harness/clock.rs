@@ -138,9 +138,15 @@ mod tests {
         let s = c.start();
         busy(Duration::from_millis(40));
         let worked = c.end(s);
-        assert!(slept < Duration::from_millis(15), "sleeping used {slept:?} of CPU");
+        assert!(
+            slept < Duration::from_millis(15),
+            "sleeping used {slept:?} of CPU"
+        );
         // The spin may be descheduled on a busy machine, but not for most of its time.
-        assert!(worked > Duration::from_millis(15), "spinning used {worked:?} of CPU");
+        assert!(
+            worked > Duration::from_millis(15),
+            "spinning used {worked:?} of CPU"
+        );
         let w = Clock::Wall;
         let s = w.start();
         std::thread::sleep(Duration::from_millis(20));

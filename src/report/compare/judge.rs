@@ -216,7 +216,10 @@ pub fn judge_paired(benches: &[Bench], threshold_for: &dyn Fn(&str) -> f64) -> V
         ) else {
             continue;
         };
-        if [n, d].iter().any(|b| b.base_rounds.is_empty() || b.new_rounds.is_empty()) {
+        if [n, d]
+            .iter()
+            .any(|b| b.base_rounds.is_empty() || b.new_rounds.is_empty())
+        {
             continue;
         }
         // A ratio's pair k needs both benchmarks' pair k: they run in one bench process.
@@ -236,7 +239,12 @@ pub fn judge_paired(benches: &[Bench], threshold_for: &dyn Fn(&str) -> f64) -> V
             unit: "ratio",
             base: Some(stats::median(&rb[..k])),
             new: Some(stats::median(&rn[..k])),
-            new_interval: Some(stats::bootstrap(&[&rn[..k]], 2000, stats::seed_for(metric.name) ^ 1, |m| m[0])),
+            new_interval: Some(stats::bootstrap(
+                &[&rn[..k]],
+                2000,
+                stats::seed_for(metric.name) ^ 1,
+                |m| m[0],
+            )),
             change: Some(change),
             p_value: Some(p),
             threshold,

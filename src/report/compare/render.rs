@@ -7,7 +7,9 @@
 //! the unchanged rows (the summary still counts them); markdown folds them into a
 //! `<details>` block instead. Every ratio row says which direction is worse.
 
-use super::{row_order, stats, Row, Verdict, ALPHA, MIN_PAIRS, MIN_ROUNDS, MIN_SHIFT, PAIRED_ALPHA};
+use super::{
+    row_order, stats, Row, Verdict, ALPHA, MIN_PAIRS, MIN_ROUNDS, MIN_SHIFT, PAIRED_ALPHA,
+};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
