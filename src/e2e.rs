@@ -391,6 +391,7 @@ pub struct SideMetrics {
     before: TreeStats,
     ok: u64,
     errors: ErrorCounts,
+    retries: u64,
     elapsed: Duration,
     bytes: u64,
     hist: hdrhistogram::Histogram<u64>,
@@ -407,6 +408,7 @@ impl SideMetrics {
             before: tree_stats(server_pid).unwrap_or_default(),
             ok: 0,
             errors: ErrorCounts::default(),
+            retries: 0,
             elapsed: Duration::ZERO,
             bytes: 0,
             hist: new_hist(),
@@ -422,15 +424,8 @@ impl SideMetrics {
 
     pub fn add(&mut self, r: &LoadReport) {
         self.ok += r.ok;
-        self.errors = ErrorCounts {
-            status: self.errors.status + r.errors.status,
-            length: self.errors.length + r.errors.length,
-            checksum: self.errors.checksum + r.errors.checksum,
-            malformed: self.errors.malformed + r.errors.malformed,
-            reset: self.errors.reset + r.errors.reset,
-            connect: self.errors.connect + r.errors.connect,
-            timeout: self.errors.timeout + r.errors.timeout,
-        };
+        self.errors.add(&r.errors);
+        self.retries += r.retries;
         self.elapsed += r.elapsed;
         self.bytes += r.body_bytes;
         let _ = self.hist.add(&r.latency_ns);
@@ -474,6 +469,7 @@ impl SideMetrics {
             param,
             requests: self.ok,
             errors: self.errors.total(),
+            retries: self.retries,
             req_per_s: self.ok as f64 / secs,
             mb_per_s: self.bytes as f64 / secs / 1e6,
             latency_us: LatencyUs::from_hist_ns(&self.hist),

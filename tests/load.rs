@@ -18,6 +18,9 @@ enum Behaviour {
     Stall,
     /// Serves one request at a time, each after this delay (single thread: requests queue).
     Slow(Duration),
+    /// Answers the first request of a connection and closes it on the second, unanswered (as
+    /// Apache's event MPM closes keep-alive connections when its workers are all busy).
+    DropSecond,
 }
 
 const BODY: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -41,6 +44,7 @@ impl Drop for TestServer {
 fn serve_conn(mut s: TcpStream, b: Behaviour, stop: &AtomicBool) {
     let mut buf = Vec::new();
     let mut tmp = [0u8; 4096];
+    let mut answered = 0;
     s.set_read_timeout(Some(Duration::from_millis(100)))
         .expect("timeout");
     while !stop.load(Ordering::SeqCst) {
@@ -69,6 +73,7 @@ fn serve_conn(mut s: TcpStream, b: Behaviour, stop: &AtomicBool) {
                 }
                 Behaviour::Stall => continue,
                 Behaviour::Slow(d) => std::thread::sleep(d),
+                Behaviour::DropSecond if answered == 1 => return,
                 _ => {}
             }
             let len = if b == Behaviour::WrongLength {
@@ -88,6 +93,7 @@ fn serve_conn(mut s: TcpStream, b: Behaviour, stop: &AtomicBool) {
             if s.write_all(&resp).is_err() || close || b == Behaviour::CloseEach {
                 return;
             }
+            answered += 1;
         }
     }
 }
@@ -158,7 +164,8 @@ fn completes_exactly_the_requests_asked() {
             .keys()
             .cloned()
             .collect();
-        assert_eq!(keys.len(), 8, "{keys:?}");
+        assert_eq!(keys.len(), 9, "{keys:?}");
+        assert_eq!(j.retries, 0);
     }
 }
 
@@ -184,6 +191,22 @@ fn honours_connection_close_from_the_server() {
     s.requests = Some(200);
     let r = run(&s).expect("load run");
     assert_eq!((r.ok, r.errors.total()), (200, 0), "{:?}", r.errors);
+}
+
+/// A reused keep-alive connection the server closes before answering: the request goes out
+/// again on a new connection, once (counted as a retry, not an error); a fresh connection
+/// closed unanswered stays an error (`counts_wrong_length_reset_and_stall_as_errors`).
+#[test]
+fn retries_a_request_once_when_the_server_closes_a_reused_connection() {
+    let srv = start(Behaviour::DropSecond);
+    let mut s = spec(srv.addr);
+    s.requests = Some(100);
+    let r = run(&s).expect("load run");
+    assert_eq!((r.ok, r.errors.total()), (100, 0), "{:?}", r.errors);
+    // Every request after the first went out on a reused connection first.
+    assert_eq!(r.retries, 99);
+    assert_eq!(r.latency_ns.len(), 100);
+    assert!(r.summary().contains("retried     99"), "{}", r.summary());
 }
 
 #[test]

@@ -5,9 +5,8 @@
 //!
 //! Every server is a guarded child stopped at the end of its test; every socket has a timeout.
 
-use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -68,22 +67,7 @@ fn start(model: &'static str, root: &Path, profile: Option<PathBuf>, extra: &[&s
             cmd.args([flag, n]);
         }
     }
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut guard = ChildGuard::spawn(&mut cmd).expect("spawning threadbench serve");
-    let out = guard
-        .child_mut()
-        .and_then(|c| c.stdout.take())
-        .expect("stdout");
-    let mut line = String::new();
-    BufReader::new(out)
-        .read_line(&mut line)
-        .expect("reading the listening line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{model}: unexpected first line {line:?}"))
-        .parse()
-        .expect("parsing the address");
+    let (guard, addr) = common::listening(&mut cmd, model);
     Server {
         guard,
         addr,
@@ -94,37 +78,7 @@ fn start(model: &'static str, root: &Path, profile: Option<PathBuf>, extra: &[&s
 
 /// SIGTERM; the server must exit 0 within `within`, leaving no descendant. Returns stderr.
 fn stop_within(mut s: Server, within: Duration) -> String {
-    let pid = s.guard.pid().as_raw();
-    let tree = threadbench::procfs::descendants(pid);
-    let t0 = Instant::now();
-    s.guard.signal(Signal::SIGTERM).expect("SIGTERM");
-    let st = s
-        .guard
-        .wait_timeout(within + Duration::from_secs(2))
-        .expect("waiting for the server");
-    let took = t0.elapsed();
-    assert!(
-        matches!(st, Some(WaitStatus::Exited(_, 0))),
-        "{}: server did not exit 0 on SIGTERM: {st:?}",
-        s.model
-    );
-    assert!(
-        took <= within,
-        "{}: SIGTERM took {took:?} (bound {within:?})",
-        s.model
-    );
-    for p in tree {
-        assert!(
-            threadbench::procfs::state(p).is_none(),
-            "{}: process {p} of the server survived it",
-            s.model
-        );
-    }
-    let mut err = String::new();
-    if let Some(mut e) = s.guard.child_mut().and_then(|c| c.stderr.take()) {
-        let _ = e.read_to_string(&mut err);
-    }
-    err
+    common::stop_within(&mut s.guard, within, s.model)
 }
 
 fn stop(s: Server) -> String {
@@ -672,18 +626,7 @@ fn mt_checks_the_descriptor_limit_at_start() {
         "{err}"
     );
     // 8 threads fit: it starts and serves.
-    let mut g = ChildGuard::spawn(&mut run("8")).expect("spawning sh");
-    let out = g.child_mut().and_then(|c| c.stdout.take()).expect("stdout");
-    let mut line = String::new();
-    BufReader::new(out)
-        .read_line(&mut line)
-        .expect("reading the listening line");
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .expect("address");
+    let (g, addr) = common::listening(&mut run("8"), "mt with 8 threads");
     let what = "mt under 64 descriptors";
     assert_eq!(
         statuses(

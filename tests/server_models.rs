@@ -2,12 +2,10 @@
 //! the same statuses and the files' bytes; event-driven models are not stalled by a slow
 //! client; amped/amted fault evicted files in through their helpers; stopping leaves nothing.
 
-use nix::sys::signal::Signal;
-use nix::sys::wait::WaitStatus;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use threadbench::sys::process::ChildGuard;
 
@@ -45,51 +43,14 @@ fn start_with(model: &str, root: &Path, extra: &[&str]) -> Server {
             "--loops",
             "2",
         ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut guard = ChildGuard::spawn(&mut cmd).expect("spawning threadbench serve");
-    let out = guard
-        .child_mut()
-        .and_then(|c| c.stdout.take())
-        .expect("stdout");
-    let mut line = String::new();
-    BufReader::new(out)
-        .read_line(&mut line)
-        .expect("reading the listening line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{model}: unexpected first line {line:?}"))
-        .parse()
-        .expect("parsing the address");
+        .args(extra);
+    let (guard, addr) = common::listening(&mut cmd, model);
     Server { guard, addr }
 }
 
 /// SIGTERM, expect exit 0 within 2 s, return stderr; no descendant may survive.
 fn stop(mut s: Server) -> String {
-    let pid = s.guard.pid().as_raw();
-    let tree = threadbench::procfs::descendants(pid);
-    s.guard.signal(Signal::SIGTERM).expect("SIGTERM");
-    let st = s
-        .guard
-        .wait_timeout(Duration::from_secs(2))
-        .expect("waiting for the server");
-    assert!(
-        matches!(st, Some(WaitStatus::Exited(_, 0))),
-        "server did not exit 0 on SIGTERM: {st:?}"
-    );
-    for p in tree {
-        assert!(
-            threadbench::procfs::state(p).is_none(),
-            "process {p} of the server survived it"
-        );
-    }
-    let mut err = String::new();
-    if let Some(mut e) = s.guard.child_mut().and_then(|c| c.stderr.take()) {
-        let _ = e.read_to_string(&mut err);
-    }
-    err
+    common::stop_within(&mut s.guard, Duration::from_secs(2), "serve")
 }
 
 struct Case {
@@ -459,27 +420,33 @@ fn out_of_descriptors_backs_off_and_keeps_serving() {
         );
         // Free the descriptors: every queued connection is then accepted and answered.
         idle.truncate(2);
-        for s in &mut idle {
-            s.set_read_timeout(Some(Duration::from_secs(5)))
-                .expect("timeout");
-            let mut b = [0u8; 12];
-            s.read_exact(&mut b).expect("answer on a held connection");
-            // While descriptors are short the file itself may not open: 503 (try again) is
-            // the correct answer then, not 500; what must not happen is silence or a crash.
-            assert!(
-                &b == b"HTTP/1.1 200" || &b == b"HTTP/1.1 503",
-                "{model}: held connection got {:?}",
-                String::from_utf8_lossy(&b)
-            );
-        }
-        drop(idle);
-        let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
-        let r = parse_responses(&exchange(srv.addr, &c), false);
-        assert_eq!(r[0].0, 200, "{model}: not serving after EMFILE");
+        answered_after_emfile(model, srv.addr, idle);
         // (uring's armed multishot accept took the descriptor limit when it was submitted, so
         // a limit lowered later may never stop it: `uring_accept_backs_off_on_emfile`.)
         stop(srv);
     }
+}
+
+/// Once descriptors are free again, each of `held` (connections that sent a request while
+/// the server was out of them) gets an answer, and a new connection is served. While
+/// descriptors are short the file itself may not open: 503 (try again) is the correct answer
+/// then, not 500; what must not happen is silence or a crash.
+fn answered_after_emfile(model: &str, addr: SocketAddr, mut held: Vec<TcpStream>) {
+    for s in &mut held {
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut b = [0u8; 12];
+        s.read_exact(&mut b).expect("answer on a held connection");
+        assert!(
+            &b == b"HTTP/1.1 200" || &b == b"HTTP/1.1 503",
+            "{model}: held connection got {:?}",
+            String::from_utf8_lossy(&b)
+        );
+    }
+    drop(held);
+    let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
+    let r = parse_responses(&exchange(addr, &c), false);
+    assert_eq!(r[0].0, 200, "{model}: not serving after EMFILE");
 }
 
 #[test]
@@ -750,24 +717,8 @@ fn uring_accept_backs_off_on_emfile() {
     cmd.arg("-c")
         .arg("ulimit -n 24 && exec \"$0\" --profile ci serve --model uring --docroot \"$1\"")
         .arg(env!("CARGO_BIN_EXE_threadbench"))
-        .arg(&root.0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut guard = ChildGuard::spawn(&mut cmd).expect("spawning sh");
-    let out = guard
-        .child_mut()
-        .and_then(|c| c.stdout.take())
-        .expect("stdout");
-    let mut line = String::new();
-    BufReader::new(out)
-        .read_line(&mut line)
-        .expect("reading the listening line");
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .expect("address");
+        .arg(&root.0);
+    let (guard, addr) = common::listening(&mut cmd, "uring under ulimit -n 24");
     let srv = Server { guard, addr };
     // More connections than the limit leaves descriptors: accept hits EMFILE.
     let mut held: Vec<TcpStream> = (0..40)
@@ -786,23 +737,9 @@ fn uring_accept_backs_off_on_emfile() {
     );
     // Free descriptors (the first connections were accepted and answered): the last ones,
     // still queued, are accepted after a back-off and answered.
-    let mut last = held.split_off(36);
+    let last = held.split_off(36);
     drop(held);
-    for s in &mut last {
-        s.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        let mut b = [0u8; 12];
-        s.read_exact(&mut b).expect("answer on a queued connection");
-        assert!(
-            &b == b"HTTP/1.1 200" || &b == b"HTTP/1.1 503",
-            "uring: queued connection got {:?}",
-            String::from_utf8_lossy(&b)
-        );
-    }
-    drop(last);
-    let c = case("after", b"GET /b.txt HTTP/1.0\r\n\r\n", &[]);
-    let r = parse_responses(&exchange(addr, &c), false);
-    assert_eq!(r[0].0, 200, "uring: not serving after EMFILE");
+    answered_after_emfile("uring", addr, last);
     let err = stop(srv);
     // Re-armed after a back-off each time: a few per 10 ms of EMFILE, never a hot loop.
     let backoffs = common::counter(&err, "accept_backoffs");

@@ -9,13 +9,10 @@
 //!   on all the server cores, and all of them threads of the server process (its tree stats
 //!   count them); a stop leaves nothing.
 
-use nix::sys::signal::Signal;
-use nix::sys::wait::WaitStatus;
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use threadbench::load::{self, ConnMode, LoadSpec};
 use threadbench::sys::process::ChildGuard;
 
@@ -30,58 +27,16 @@ fn start(root: &Path, args: &[&str]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_threadbench"));
     cmd.args(["--profile", "ci", "serve", "--docroot"])
         .arg(root)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut guard = ChildGuard::spawn(&mut cmd).expect("spawning threadbench serve");
-    let out = guard
-        .child_mut()
-        .and_then(|c| c.stdout.take())
-        .expect("stdout");
-    let mut line = String::new();
-    BufReader::new(out)
-        .read_line(&mut line)
-        .expect("reading the listening line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{args:?}: unexpected first line {line:?}"))
-        .parse()
-        .expect("parsing the address");
+        .args(args);
+    let (guard, addr) = common::listening(&mut cmd, &format!("{args:?}"));
     Server { guard, addr }
 }
 
 /// SIGTERM: exit 0 within 1 s, no descendant left; returns stderr.
 fn stop(mut s: Server) -> String {
-    let pid = s.guard.pid().as_raw();
-    let tree = threadbench::procfs::descendants(pid);
-    let t0 = Instant::now();
-    s.guard.signal(Signal::SIGTERM).expect("SIGTERM");
-    let st = s
-        .guard
-        .wait_timeout(Duration::from_secs(3))
-        .expect("waiting for the server");
-    let took = t0.elapsed();
-    assert!(
-        matches!(st, Some(WaitStatus::Exited(_, 0))),
-        "server did not exit 0 on SIGTERM: {st:?}"
-    );
-    assert!(took <= Duration::from_secs(1), "SIGTERM took {took:?}");
-    for p in tree {
-        assert!(
-            threadbench::procfs::state(p).is_none(),
-            "process {p} of the server survived it"
-        );
-    }
-    let mut err = String::new();
-    if let Some(mut e) = s.guard.child_mut().and_then(|c| c.stderr.take()) {
-        let _ = e.read_to_string(&mut err);
-    }
-    err
+    common::stop_within(&mut s.guard, Duration::from_secs(1), "serve")
 }
 
-/// A closed-loop keep-alive run of `requests` GETs of `path` over `conns` connections; every
-/// response validated.
 fn load_run(addr: SocketAddr, path: &str, conns: usize, requests: u64) -> u64 {
     let expected = load::probe(addr, path, Duration::from_secs(5)).expect("probing");
     let mut spec = LoadSpec::new(addr, vec![expected]);

@@ -30,11 +30,17 @@ struct Conn {
     reader: Option<ResponseReader>,
     /// Latency origin: the send time (closed loop) or the scheduled send time (open loop).
     origin: Instant,
+    /// The stream has carried a whole exchange before this request (a reused keep-alive
+    /// connection), and no byte of this request's answer has arrived yet: if the server closes
+    /// it now, the request is sent again once on a new connection (RFC 9112 §9.3.1).
+    retriable: bool,
 }
 
 enum Outcome {
     Ok(u64),
     Err(fn(&mut ErrorCounts)),
+    /// The server closed a reused connection before answering: send the request again.
+    Retry,
 }
 
 /// Shared across the client threads.
@@ -146,6 +152,7 @@ pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
         client_cpu_util: 0.0,
         rate_shortfall: None,
         max_send_lag: Duration::ZERO,
+        retries: 0,
     };
     let mut per_core: std::collections::BTreeMap<Option<usize>, Duration> = Default::default();
     for r in &results {
@@ -207,6 +214,7 @@ fn prepare(spec: &LoadSpec, n_conns: usize, hard_end: Instant) -> io::Result<(Ep
             written: 0,
             reader: None,
             origin: now,
+            retriable: false,
         })
         .collect();
     if !spec.preconnect || spec.mode != ConnMode::KeepAlive {
@@ -280,6 +288,7 @@ fn client_thread(
         client_cpu_util: 0.0,
         rate_shortfall: None,
         max_send_lag: Duration::ZERO,
+        retries: 0,
     };
     let deadline = hard_end;
     let stop_issuing = spec.duration.map(|d| t0 + d);
@@ -336,29 +345,28 @@ fn client_thread(
                 c.written = 0;
                 c.reader = Some(ResponseReader::new(&spec.paths[path_idx], check_body));
                 c.origin = origin;
-                let started = if c.stream.is_none() {
-                    match crate::sys::connect::connect_nonblocking(spec.addr) {
-                        Ok((s, done)) => {
-                            register(&epoll, &s, ci)?;
-                            c.stream = Some(s);
-                            c.state = if done {
-                                State::Writing
-                            } else {
-                                State::Connecting
-                            };
-                            true
-                        }
-                        Err(_) => false,
-                    }
-                } else {
+                c.retriable = c.stream.is_some();
+                let started = if c.retriable {
                     c.state = State::Writing;
                     true
+                } else {
+                    open(c, ci, spec, &epoll)?
                 };
                 let outcome = if started {
                     drive(c, requests, &mut buf)
                 } else {
                     Some(Outcome::Err(|e| e.connect += 1))
                 };
+                let outcome = retry_if_closed(
+                    c,
+                    ci,
+                    outcome,
+                    spec,
+                    &epoll,
+                    requests,
+                    &mut buf,
+                    &mut report,
+                )?;
                 if let Some(o) = outcome {
                     finish(
                         c,
@@ -437,7 +445,17 @@ fn client_thread(
                 }
                 continue;
             }
-            if let Some(o) = drive(c, requests, &mut buf) {
+            let outcome = drive(c, requests, &mut buf);
+            if let Some(o) = retry_if_closed(
+                c,
+                ci,
+                outcome,
+                spec,
+                &epoll,
+                requests,
+                &mut buf,
+                &mut report,
+            )? {
                 finish(
                     c,
                     o,
@@ -462,6 +480,50 @@ fn client_thread(
         issued,
         last_send,
     })
+}
+
+/// Opens a new connection for `c` (registered under `ci`); its state is then `Connecting`
+/// until the connect completes. `Ok(false)`: the connect failed at once.
+fn open(c: &mut Conn, ci: usize, spec: &LoadSpec, epoll: &Epoll) -> io::Result<bool> {
+    match crate::sys::connect::connect_nonblocking(spec.addr) {
+        Ok((s, done)) => {
+            register(epoll, &s, ci)?;
+            c.stream = Some(s);
+            c.state = if done {
+                State::Writing
+            } else {
+                State::Connecting
+            };
+            Ok(true)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+/// On [`Outcome::Retry`], sends the request again on a new connection (counted in
+/// `retries`; the latency origin stays); every other outcome passes through.
+#[allow(clippy::too_many_arguments)]
+fn retry_if_closed(
+    c: &mut Conn,
+    ci: usize,
+    outcome: Option<Outcome>,
+    spec: &LoadSpec,
+    epoll: &Epoll,
+    requests: &[Vec<u8>],
+    buf: &mut [u8],
+    report: &mut LoadReport,
+) -> io::Result<Option<Outcome>> {
+    if !matches!(outcome, Some(Outcome::Retry)) {
+        return Ok(outcome);
+    }
+    report.retries += 1;
+    c.retriable = false;
+    c.stream = None;
+    c.written = 0;
+    if !open(c, ci, spec, epoll)? {
+        return Ok(Some(Outcome::Err(|e| e.connect += 1)));
+    }
+    Ok(drive(c, requests, buf))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -491,6 +553,7 @@ fn finish(
             count(&mut report.errors);
             c.stream = None;
         }
+        Outcome::Retry => unreachable!("retry_if_closed resends before finish"),
     }
     c.reader = None;
     c.state = State::Idle;
@@ -531,12 +594,13 @@ fn drive(c: &mut Conn, requests: &[Vec<u8>], buf: &mut [u8]) -> Option<Outcome> 
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(_) => return Some(Outcome::Err(|e| e.reset += 1)),
+                    Err(_) => return Some(closed(c.retriable)),
                 }
             }
             State::Reading => match stream.read(buf) {
-                Ok(0) => return Some(Outcome::Err(|e| e.reset += 1)),
+                Ok(0) => return Some(closed(c.retriable)),
                 Ok(n) => {
+                    c.retriable = false;
                     let reader = c.reader.as_mut().expect("reader set with the request");
                     match reader.feed(&buf[..n]) {
                         Progress::More => {}
@@ -561,8 +625,18 @@ fn drive(c: &mut Conn, requests: &[Vec<u8>], buf: &mut [u8]) -> Option<Outcome> 
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return Some(Outcome::Err(|e| e.reset += 1)),
+                Err(_) => return Some(closed(c.retriable)),
             },
         }
+    }
+}
+
+/// The server closed or reset the connection before the whole answer: a retry while no byte
+/// of it came on a reused connection, otherwise a `reset` error.
+fn closed(retriable: bool) -> Outcome {
+    if retriable {
+        Outcome::Retry
+    } else {
+        Outcome::Err(|e| e.reset += 1)
     }
 }

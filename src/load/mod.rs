@@ -128,7 +128,7 @@ impl ErrorCounts {
             + self.connect
             + self.timeout
     }
-    fn add(&mut self, o: &ErrorCounts) {
+    pub fn add(&mut self, o: &ErrorCounts) {
         self.status += o.status;
         self.length += o.length;
         self.checksum += o.checksum;
@@ -183,6 +183,8 @@ pub struct LoadJson {
     pub latency_us: LatencyUs,
     pub client_cpu_util: f64,
     pub client_bound: bool,
+    /// Requests sent again on a new connection (see [`LoadReport::retries`]).
+    pub retries: u64,
 }
 
 /// What one run did.
@@ -204,6 +206,12 @@ pub struct LoadReport {
     pub rate_shortfall: Option<(f64, f64)>,
     /// Largest lag between a request's scheduled and actual send time (open loop).
     pub max_send_lag: Duration,
+    /// Requests sent again, once, on a new connection because the server closed the reused
+    /// keep-alive connection they went out on before any byte of their answer (RFC 9112
+    /// §9.3.1: a client may retry an idempotent request then, as browsers and curl do; Apache's
+    /// event MPM closes idle keep-alive connections when all its workers are busy). Their
+    /// latency counts from the first send; a second failure is an error.
+    pub retries: u64,
 }
 
 impl LoadReport {
@@ -229,6 +237,7 @@ impl LoadReport {
             latency_us: self.latency_us(),
             client_cpu_util: self.client_cpu_util,
             client_bound: self.client_bound(),
+            retries: self.retries,
         }
     }
     /// Readable summary for the CLI.
@@ -246,6 +255,12 @@ impl LoadReport {
             self.client_cpu_util * 100.0,
             if self.client_bound() { " — CLIENT BOUND: the server figure is a lower bound" } else { "" },
         );
+        if self.retries > 0 {
+            s += &format!(
+                "retried     {} (the server closed a reused keep-alive connection before answering; sent again on a new one)\n",
+                self.retries
+            );
+        }
         if let Some((asked, got)) = self.rate_shortfall {
             s += &format!(
                 "RATE NOT SUSTAINED: asked {asked:.0} req/s, achieved {got:.0} req/s (sends up to {:.1} ms late)\n",
@@ -262,6 +277,7 @@ impl LoadReport {
             .add(&o.latency_ns)
             .expect("same histogram bounds");
         self.max_send_lag = self.max_send_lag.max(o.max_send_lag);
+        self.retries += o.retries;
     }
 }
 

@@ -14,6 +14,10 @@ pub struct ServerRecord {
     pub param: Option<u64>,
     pub requests: u64,
     pub errors: u64,
+    /// Requests the generator sent again because the server closed a reused keep-alive
+    /// connection before answering ([`crate::load::LoadReport::retries`]); not errors.
+    #[serde(default)]
+    pub retries: u64,
     pub req_per_s: f64,
     pub mb_per_s: f64,
     pub latency_us: LatencyUs,
@@ -81,6 +85,7 @@ mod tests {
             param,
             requests: 100,
             errors: 0,
+            retries: 0,
             req_per_s: rps,
             mb_per_s: rps / 1000.0,
             latency_us: LatencyUs {

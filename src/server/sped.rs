@@ -373,13 +373,7 @@ pub fn run(
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
     event_loop(&l, &h, helpers, announce)?;
-    let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    eprintln!(
-        "threadbench serve: requests={} helper_jobs={} translate_jobs={}",
-        count(&h.counters.requests),
-        count(&h.counters.helper_jobs),
-        count(&h.counters.translate_jobs)
-    );
+    eprintln!("threadbench serve: {}", h.counters.summary());
     Ok(())
 }
 

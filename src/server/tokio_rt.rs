@@ -148,13 +148,7 @@ pub fn run(
         }
     });
     rt.shutdown_timeout(SHUTDOWN_GRACE);
-    let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    eprintln!(
-        "threadbench serve: requests={} helper_jobs={} translate_jobs={}",
-        count(&h.counters.requests),
-        count(&h.counters.helper_jobs),
-        count(&h.counters.translate_jobs)
-    );
+    eprintln!("threadbench serve: {}", h.counters.summary());
     Ok(())
 }
 

@@ -55,7 +55,6 @@ use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -629,13 +628,9 @@ pub fn run(
         }
     }
     drop(conns);
-    let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     eprintln!(
-        "threadbench serve: requests={} helper_jobs={} translate_jobs={} file_reads={} \
-         accept_backoffs={}",
-        count(&h.counters.requests),
-        count(&h.counters.helper_jobs),
-        count(&h.counters.translate_jobs),
+        "threadbench serve: {} file_reads={} accept_backoffs={}",
+        h.counters.summary(),
         lp.file_reads,
         accept_backoffs
     );

@@ -1,6 +1,14 @@
-//! What the server integration tests share: the model names and a small docroot.
+//! What the server integration tests share: the model names, a small docroot, and starting
+//! and stopping `threadbench serve` as a guarded child.
 
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use threadbench::sys::process::ChildGuard;
 
 /// Every model this machine can run, by the name `serve --model` takes (from the one
 /// registry); a model it cannot run (uring without io_uring) is skipped with one line.
@@ -54,4 +62,57 @@ pub fn counter(err: &str, name: &str) -> u64 {
         .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no {name} counter in {err:?}"))
+}
+
+/// Spawns `cmd` (a `serve`, or a shell that execs one) with piped stdout and stderr and reads
+/// its first line, `listening on ADDR`; `what` names it in a failure.
+pub fn listening(cmd: &mut Command, what: &str) -> (ChildGuard, SocketAddr) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut guard = ChildGuard::spawn(cmd).expect("spawning threadbench serve");
+    let out = guard
+        .child_mut()
+        .and_then(|c| c.stdout.take())
+        .expect("stdout");
+    let mut line = String::new();
+    BufReader::new(out)
+        .read_line(&mut line)
+        .expect("reading the listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{what}: unexpected first line {line:?}"))
+        .parse()
+        .expect("parsing the address");
+    (guard, addr)
+}
+
+/// SIGTERM; the server must exit 0 within `within`, leaving no descendant. Returns stderr.
+pub fn stop_within(guard: &mut ChildGuard, within: Duration, what: &str) -> String {
+    let pid = guard.pid().as_raw();
+    let tree = threadbench::procfs::descendants(pid);
+    let t0 = Instant::now();
+    guard.signal(Signal::SIGTERM).expect("SIGTERM");
+    let st = guard
+        .wait_timeout(within + Duration::from_secs(2))
+        .expect("waiting for the server");
+    let took = t0.elapsed();
+    assert!(
+        matches!(st, Some(WaitStatus::Exited(_, 0))),
+        "{what}: server did not exit 0 on SIGTERM: {st:?}"
+    );
+    assert!(
+        took <= within,
+        "{what}: SIGTERM took {took:?} (bound {within:?})"
+    );
+    for p in tree {
+        assert!(
+            threadbench::procfs::state(p).is_none(),
+            "{what}: process {p} of the server survived it"
+        );
+    }
+    let mut err = String::new();
+    if let Some(mut e) = guard.child_mut().and_then(|c| c.stderr.take()) {
+        let _ = e.read_to_string(&mut err);
+    }
+    err
 }

@@ -150,6 +150,36 @@ fn svg_err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// One model's line with its legend entry: solid for our models, dashed for a real server.
+fn model_line<'a, DB, CT, I>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    model: &str,
+    line: I,
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+    CT::From: Clone + 'static,
+    I: Iterator<Item = CT::From> + Clone,
+{
+    let c = colour(model);
+    let real = is_real(model);
+    let drawn = if real {
+        chart.draw_series(DashedLineSeries::new(line, 7, 4, c.stroke_width(2)))
+    } else {
+        chart.draw_series(LineSeries::new(line, c.stroke_width(2)))
+    };
+    drawn.map_err(svg_err)?.label(model).legend(move |(x, y)| {
+        let [a, b, d] = legend_segments(real);
+        let style = c.stroke_width(2);
+        EmptyElement::at((x, y))
+            + PathElement::new(vec![(a.0, 0), (a.1, 0)], style)
+            + PathElement::new(vec![(b.0, 0), (b.1, 0)], style)
+            + PathElement::new(vec![(d.0, 0), (d.1, 0)], style)
+    });
+    Ok(())
+}
+
 /// One model's line: (x, y, y_low, y_high) points, sorted by x.
 type Series = Vec<(f64, f64, f64, f64)>;
 
@@ -255,20 +285,7 @@ pub fn throughput_chart(
             let idx = colour_index(model);
             let real = is_real(model);
             if swept {
-                let line = pts.iter().map(|p| (p.0, p.1));
-                let drawn = if real {
-                    chart.draw_series(DashedLineSeries::new(line, 7, 4, c.stroke_width(2)))
-                } else {
-                    chart.draw_series(LineSeries::new(line, c.stroke_width(2)))
-                };
-                drawn.map_err(svg_err)?.label(*model).legend(move |(x, y)| {
-                    let [a, b, d] = legend_segments(real);
-                    let style = c.stroke_width(2);
-                    EmptyElement::at((x, y))
-                        + PathElement::new(vec![(a.0, 0), (a.1, 0)], style)
-                        + PathElement::new(vec![(b.0, 0), (b.1, 0)], style)
-                        + PathElement::new(vec![(d.0, 0), (d.1, 0)], style)
-                });
+                model_line(&mut chart, model, pts.iter().map(|p| (p.0, p.1)))?;
             }
             chart
                 .draw_series(
@@ -353,22 +370,7 @@ pub fn latency_cdf_chart(title: &str, recs: &[&ServerRecord]) -> Result<String, 
             .draw()
             .map_err(svg_err)?;
         for (model, pts) in &lines {
-            let c = colour(model);
-            let real = is_real(model);
-            let line = pts.iter().copied();
-            let drawn = if real {
-                chart.draw_series(DashedLineSeries::new(line, 7, 4, c.stroke_width(2)))
-            } else {
-                chart.draw_series(LineSeries::new(line, c.stroke_width(2)))
-            };
-            drawn.map_err(svg_err)?.label(*model).legend(move |(x, y)| {
-                let [a, b, d] = legend_segments(real);
-                let style = c.stroke_width(2);
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(a.0, 0), (a.1, 0)], style)
-                    + PathElement::new(vec![(b.0, 0), (b.1, 0)], style)
-                    + PathElement::new(vec![(d.0, 0), (d.1, 0)], style)
-            });
+            model_line(&mut chart, model, pts.iter().copied())?;
         }
         chart
             .configure_series_labels()

@@ -96,7 +96,16 @@ fn server_table(recs: &[&ServerRecord], ax: &GroupAxes, links: &Links) -> String
             lane_cell(&r.model).1,
             r.param.map_or("–".into(), |p| (ax.param_fmt)(p as f64)),
             r.requests,
-            r.errors,
+            if r.retries > 0 {
+                // Not errors: sent again after the server closed a reused keep-alive
+                // connection unanswered (Apache's event MPM when its workers are busy).
+                format!(
+                    "{} <span title=\"requests sent again on a new connection: the server closed a reused keep-alive connection before answering\">(+{} retried)</span>",
+                    r.errors, r.retries
+                )
+            } else {
+                r.errors.to_string()
+            },
             r.req_per_s,
             r.mb_per_s,
             r.latency_us.p50,

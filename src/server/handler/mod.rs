@@ -100,6 +100,20 @@ pub struct Counters {
     pub translate_jobs: AtomicU64,
 }
 
+impl Counters {
+    /// `requests=N helper_jobs=N translate_jobs=N`: what a model prints on stderr at its exit
+    /// (the tests and `serve`'s users read it).
+    pub fn summary(&self) -> String {
+        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        format!(
+            "requests={} helper_jobs={} translate_jobs={}",
+            count(&self.requests),
+            count(&self.helper_jobs),
+            count(&self.translate_jobs)
+        )
+    }
+}
+
 /// What a connection is waiting for, and so which timeout of [`HandlerConfig`] applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
