@@ -1,6 +1,6 @@
 //! `threadbench regress` end to end with a stand-in for cargo (`THREADBENCH_CARGO`): a script
 //! that writes one criterion run per call (base: 100 µs, head: ×$FAKE_FACTOR for the bench
-//! files in $FAKE_SLOW, each with a few % of jitter by round) and logs the calls. Checks the
+//! files in $FAKE_SLOW, each with a few % of jitter by round, no two pairs alike) and logs the calls. Checks the
 //! ABBA order, that decided bench files stop while undecided ones get more pairs, the budget,
 //! and the exit statuses 0 / 1 / 3.
 
@@ -32,7 +32,7 @@ salt=37; [[ $side == head ]] && salt=53
 dir="$CRITERION_HOME/$id/$name"
 mkdir -p "$dir"
 awk -v k="$k" -v s="$salt" -v f="$factor" -v id="$id" -v dir="$dir" 'BEGIN {
-  m = 100000 * f * (1 + ((k * s) % 7 - 3) / 100)
+  m = 100000 * f * (1 + ((k * s) % 7 - 3) / 100 + k / 10000)
   it = ""; ti = ""
   for (i = 1; i <= 10; i++) { it = it (i > 1 ? "," : "") i; ti = ti (i > 1 ? "," : "") i * m }
   printf "{\"sampling_mode\":\"Linear\",\"iters\":[%s],\"times\":[%s]}", it, ti > (dir "/sample.json")
