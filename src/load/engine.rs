@@ -353,7 +353,7 @@ fn client_thread(
                     open(c, ci, spec, &epoll)?
                 };
                 let outcome = if started {
-                    drive(c, requests, &mut buf)
+                    drive(c, requests, &mut buf, false)
                 } else {
                     Some(Outcome::Err(|e| e.connect += 1))
                 };
@@ -445,7 +445,16 @@ fn client_thread(
                 }
                 continue;
             }
-            let outcome = drive(c, requests, &mut buf);
+            // The readiness this event reports is consumed here (edge-triggered): if it says
+            // the socket is readable, `drive` must read after its write, or an EOF that
+            // arrived with it (a server that closed the connection) would never be seen.
+            let readable = ev.events().intersects(
+                EpollFlags::EPOLLIN
+                    | EpollFlags::EPOLLRDHUP
+                    | EpollFlags::EPOLLHUP
+                    | EpollFlags::EPOLLERR,
+            );
+            let outcome = drive(c, requests, &mut buf, readable);
             if let Some(o) = retry_if_closed(
                 c,
                 ci,
@@ -523,7 +532,7 @@ fn retry_if_closed(
     if !open(c, ci, spec, epoll)? {
         return Ok(Some(Outcome::Err(|e| e.connect += 1)));
     }
-    Ok(drive(c, requests, buf))
+    Ok(drive(c, requests, buf, false))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -563,7 +572,9 @@ fn finish(
 }
 
 /// Advances one connection as far as it can go without blocking. `Some` when its request ended.
-fn drive(c: &mut Conn, requests: &[Vec<u8>], buf: &mut [u8]) -> Option<Outcome> {
+/// `readable`: the event being handled said the socket is readable (or hung up), so after the
+/// request is written the socket is read at once instead of waiting for an edge already spent.
+fn drive(c: &mut Conn, requests: &[Vec<u8>], buf: &mut [u8], readable: bool) -> Option<Outcome> {
     loop {
         let stream = c.stream.as_mut()?;
         match c.state {
@@ -585,11 +596,16 @@ fn drive(c: &mut Conn, requests: &[Vec<u8>], buf: &mut [u8]) -> Option<Outcome> 
                     Ok(n) => {
                         c.written += n;
                         if c.written == req.len() {
-                            // No speculative read: the response cannot be there yet, and the
-                            // edge-triggered registration reports it when it arrives (saves
-                            // one EAGAIN read per request).
+                            // No speculative read unless the event said the socket is readable:
+                            // the response cannot be there yet, and the edge-triggered
+                            // registration reports it when it arrives (saves one EAGAIN read
+                            // per request). But an EOF that came with this event (the server
+                            // closed the connection as it was opened or reused) has had its
+                            // edge: read now, or the request waits for the deadline.
                             c.state = State::Reading;
-                            return None;
+                            if !readable {
+                                return None;
+                            }
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
