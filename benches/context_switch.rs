@@ -6,17 +6,26 @@
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
 use threadbench::blocks::ctx_switch::{PeerConfig, PingPong, Switch};
+use threadbench::harness::clock::Timer;
 use threadbench::harness::Suite;
 use threadbench::ids::Group;
 use threadbench::report::results::CTX_SWITCH_JSON;
 use threadbench::report::summaries;
 
-fn bench(group: &mut BenchmarkGroup<'_, WallTime>, id: BenchmarkId, s: Switch, cfg: PeerConfig) {
+fn bench(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    timer: Timer,
+    s: Switch,
+    cfg: PeerConfig,
+) {
     let mut pair: Option<PingPong> = None;
     group.throughput(Throughput::Elements(s.elements()));
     group.bench_function(id, move |b| {
         let p = pair.get_or_insert_with(|| PingPong::start(s, cfg).expect("start the peers"));
-        b.iter_custom(|iters| p.round_trips(iters).expect("round trips").checked(iters))
+        b.iter_custom(|iters| {
+            timer.time(|| p.round_trips(iters).expect("round trips").checked(iters))
+        })
     });
 }
 
@@ -37,9 +46,17 @@ fn main() {
         peer_cpu: Some(core_a),
         ws_kib: 0,
     };
-    let mut group = suite.group(&mut c, Group::CtxSwitchSameCore);
+    let g = Group::CtxSwitchSameCore;
+    let mut group = suite.group(&mut c, g);
     for s in Switch::ALL {
-        bench(&mut group, BenchmarkId::from_parameter(s.name()), s, same);
+        let timer = suite.timer(g, &g.id(s.name(), None));
+        bench(
+            &mut group,
+            BenchmarkId::from_parameter(s.name()),
+            timer,
+            s,
+            same,
+        );
     }
     group.finish();
 
@@ -63,7 +80,15 @@ fn main() {
                     );
                     continue;
                 }
-                bench(&mut group, BenchmarkId::from_parameter(s.name()), s, cross);
+                let g = Group::CtxSwitchCrossCore;
+                let timer = suite.timer(g, &g.id(s.name(), None));
+                bench(
+                    &mut group,
+                    BenchmarkId::from_parameter(s.name()),
+                    timer,
+                    s,
+                    cross,
+                );
             }
             group.finish();
         }
@@ -80,7 +105,9 @@ fn main() {
             ws_kib: kib,
         };
         let id = BenchmarkId::new(Switch::PipeProcess.name(), kib);
-        bench(&mut group, id, Switch::PipeProcess, cfg);
+        let g = Group::CtxSwitchWs;
+        let timer = suite.timer(g, &g.id(Switch::PipeProcess.name(), Some(kib)));
+        bench(&mut group, id, timer, Switch::PipeProcess, cfg);
     }
     group.finish();
 

@@ -13,6 +13,7 @@ use threadbench::ids::Group;
 
 /// Times `waiter` over N fds with k readable; prints why and skips when it cannot run here.
 fn bench_scan(
+    suite: &Suite,
     group: &mut BenchmarkGroup<'_, WallTime>,
     label: Group,
     param: u64,
@@ -30,8 +31,9 @@ fn bench_scan(
         Err(SetupError::Io(e)) => panic!("setting up {} over {n_fds} fds: {e}", waiter.name()),
     };
     group.throughput(Throughput::Elements(1));
+    let timer = suite.timer(label, &label.id(waiter.name(), Some(param)));
     group.bench_function(BenchmarkId::new(waiter.name(), param), |b| {
-        b.iter_custom(|iters| scan.run(iters).expect("wait calls").checked(iters))
+        b.iter_custom(|iters| timer.time(|| scan.run(iters).expect("wait calls").checked(iters)))
     });
 }
 
@@ -43,7 +45,7 @@ fn main() {
     let mut group = suite.group(&mut c, Group::EventScanFds);
     for n in suite.sweep(Group::EventScanFds) {
         for waiter in Waiter::ALL {
-            bench_scan(&mut group, Group::EventScanFds, n, waiter, n, 1);
+            bench_scan(&suite, &mut group, Group::EventScanFds, n, waiter, n, 1);
         }
     }
     group.finish();
@@ -59,7 +61,15 @@ fn main() {
             continue;
         }
         for waiter in Waiter::ALL {
-            bench_scan(&mut group, Group::EventScanActive, k, waiter, n_fds, k);
+            bench_scan(
+                &suite,
+                &mut group,
+                Group::EventScanActive,
+                k,
+                waiter,
+                n_fds,
+                k,
+            );
         }
     }
     group.finish();
@@ -83,11 +93,17 @@ fn main() {
                 );
                 continue;
             }
+            let timer = suite.timer(
+                Group::EventRegister,
+                &Group::EventRegister.id(waiter.name(), Some(n)),
+            );
             group.bench_function(BenchmarkId::new(waiter.name(), n), |b| {
                 b.iter_custom(|iters| {
-                    register(waiter, &pool, iters)
-                        .unwrap_or_else(|e| panic!("register {n} fds: {e}"))
-                        .checked(iters)
+                    timer.time(|| {
+                        register(waiter, &pool, iters)
+                            .unwrap_or_else(|e| panic!("register {n} fds: {e}"))
+                            .checked(iters)
+                    })
                 })
             });
         }

@@ -35,11 +35,15 @@ fn main() {
     // One run lasts ~360 units: linear sampling would need 55 runs per benchmark.
     group.sampling_mode(SamplingMode::Flat);
     for model in ShopModel::ALL {
+        let g = Group::ModelsToyshop;
+        let timer = suite.timer(g, &g.id(model.name(), None));
         group.bench_function(model.name(), |b| {
             b.iter_custom(|iters| {
-                toyshop_runs(model, unit, mode, iters)
-                    .expect("toy shop")
-                    .checked(iters)
+                timer.time(|| {
+                    toyshop_runs(model, unit, mode, iters)
+                        .expect("toy shop")
+                        .checked(iters)
+                })
             })
         });
     }
@@ -67,14 +71,19 @@ fn main() {
     group.throughput(Throughput::Elements(1));
     for serving in Serving::ALL {
         for idle_us in suite.sweep(Group::LatencyHiding) {
+            let g = Group::LatencyHiding;
+            let timer = suite.timer(g, &g.id(serving.name(), Some(idle_us)));
             group.bench_with_input(
                 BenchmarkId::new(serving.name(), idle_us),
                 &idle_us,
                 |b, &idle_us| {
                     b.iter_custom(|iters| {
-                        latency_hiding(serving, iters, cpu, Duration::from_micros(idle_us), core)
-                            .expect("serve requests")
-                            .checked(iters)
+                        timer.time(|| {
+                            let idle = Duration::from_micros(idle_us);
+                            latency_hiding(serving, iters, cpu, idle, core)
+                                .expect("serve requests")
+                                .checked(iters)
+                        })
                     })
                 },
             );
@@ -96,14 +105,18 @@ fn main() {
     group.sampling_mode(SamplingMode::Flat);
     for split in Split::ALL {
         for n_workers in suite.sweep(Group::Matmul) {
+            let g = Group::Matmul;
+            let timer = suite.timer(g, &g.id(split.name(), Some(n_workers)));
             group.bench_with_input(
                 BenchmarkId::new(split.name(), n_workers),
                 &n_workers,
                 |b, &k| {
                     b.iter_custom(|iters| {
-                        job.run(split, k as usize, iters)
-                            .expect("multiply")
-                            .checked(iters)
+                        timer.time(|| {
+                            job.run(split, k as usize, iters)
+                                .expect("multiply")
+                                .checked(iters)
+                        })
                     })
                 },
             );

@@ -21,6 +21,7 @@ fn main() {
     for creation in Creation::ALL {
         let mut spawner = Spawner::new(creation);
         let mut told = false;
+        let timer = suite.timer(Group::Spawn, &Group::Spawn.id(creation.name(), None));
         group.bench_function(creation.name(), move |b| {
             // fork's cost depends on this process: its resident anonymous memory (page tables
             // to copy, see spawn_rss) and its thread count (criterion's helper thread makes it
@@ -35,7 +36,9 @@ fn main() {
                     summaries::memory_status()
                 );
             }
-            b.iter_custom(|iters| spawner.run(iters).expect("create and reap").checked(iters))
+            b.iter_custom(|iters| {
+                timer.time(|| spawner.run(iters).expect("create and reap").checked(iters))
+            })
         });
     }
     group.finish();
@@ -60,8 +63,14 @@ fn main() {
         };
         for creation in Creation::RSS {
             let mut spawner = Spawner::new(creation);
+            let timer = suite.timer(
+                Group::SpawnRss,
+                &Group::SpawnRss.id(creation.name(), Some(mib)),
+            );
             group.bench_function(BenchmarkId::new(creation.name(), mib), move |b| {
-                b.iter_custom(|iters| spawner.run(iters).expect("create and reap").checked(iters))
+                b.iter_custom(|iters| {
+                    timer.time(|| spawner.run(iters).expect("create and reap").checked(iters))
+                })
             });
         }
         drop(held);

@@ -65,12 +65,16 @@ fn main() {
     for n in suite.sweep(Group::SyncThreads) {
         for f in SyncFn::ALL {
             let pools = pools.clone();
+            let g = Group::SyncThreads;
+            let timer = suite.timer(g, &g.id(f.name(), Some(n)));
             group.bench_function(BenchmarkId::new(f.name(), n), move |b| {
                 let pool = pools.get(n as usize);
                 b.iter_custom(|iters| {
-                    shared_counter(&pool, f, iters, cs_ns)
-                        .expect("increments")
-                        .checked(iters)
+                    timer.time(|| {
+                        shared_counter(&pool, f, iters, cs_ns)
+                            .expect("increments")
+                            .checked(iters)
+                    })
                 })
             });
         }
@@ -89,12 +93,16 @@ fn main() {
     for ns in suite.sweep(Group::SyncCriticalSection) {
         for f in SyncFn::LOCKS {
             let pools = pools.clone();
+            let g = Group::SyncCriticalSection;
+            let timer = suite.timer(g, &g.id(f.name(), Some(ns)));
             group.bench_function(BenchmarkId::new(f.name(), ns), move |b| {
                 let pool = pools.get(oversubscribed);
                 b.iter_custom(|iters| {
-                    shared_counter(&pool, f, iters, ns)
-                        .expect("increments")
-                        .checked(iters)
+                    timer.time(|| {
+                        shared_counter(&pool, f, iters, ns)
+                            .expect("increments")
+                            .checked(iters)
+                    })
                 })
             });
         }
@@ -114,12 +122,16 @@ fn main() {
         }
         for layout in Layout::ALL {
             let pools = pools.clone();
+            let g = Group::SyncFalseSharing;
+            let timer = suite.timer(g, &g.id(layout.name(), Some(n)));
             group.bench_function(BenchmarkId::new(layout.name(), n), move |b| {
                 let pool = pools.get(n as usize);
                 b.iter_custom(|iters| {
-                    false_sharing(&pool, layout, iters)
-                        .expect("increments")
-                        .checked(iters)
+                    timer.time(|| {
+                        false_sharing(&pool, layout, iters)
+                            .expect("increments")
+                            .checked(iters)
+                    })
                 })
             });
         }
@@ -132,10 +144,14 @@ fn main() {
     for n in suite.sweep(Group::SyncQueue) {
         for f in QueueFn::ALL {
             let pools = pools.clone();
+            let g = Group::SyncQueue;
+            let timer = suite.timer(g, &g.id(f.name(), Some(n)));
             group.bench_function(BenchmarkId::new(f.name(), n), move |b| {
                 // Worker 0 produces, workers 1..=n consume.
                 let pool = pools.get(n as usize + 1);
-                b.iter_custom(|iters| queue(&pool, f, iters).expect("jobs").checked(iters))
+                b.iter_custom(|iters| {
+                    timer.time(|| queue(&pool, f, iters).expect("jobs").checked(iters))
+                })
             });
         }
     }

@@ -114,6 +114,20 @@ impl Group {
     }
 
     /// The benchmark id of `function` (at `param`) in this group.
+    /// The bench target (`benches/<file>.rs`, `cargo bench --bench <file>`) that measures the
+    /// group: what `threadbench regress` reruns when one of its benchmarks is undecided.
+    pub fn bench_file(self) -> &'static str {
+        use Group::*;
+        match self {
+            Spawn | SpawnRss => "spawn",
+            CtxSwitchSameCore | CtxSwitchCrossCore | CtxSwitchWs => "context_switch",
+            SyncThreads | SyncCriticalSection | SyncFalseSharing | SyncQueue => "sync",
+            EventScanFds | EventScanActive | EventRegister => "event_scan",
+            ServerFileSize | ServerConns | ServerSpecweb | ServerDisk => "server",
+            ModelsToyshop | LatencyHiding | Matmul => "models",
+        }
+    }
+
     pub fn id(self, function: &str, param: Option<u64>) -> String {
         match param {
             Some(p) => format!("{}/{function}/{p}", self.name()),
@@ -151,5 +165,22 @@ mod tests {
             Group::Spawn.id("fork_exit_wait", None),
             "spawn/fork_exit_wait"
         );
+    }
+
+    /// Each group's bench file exists and opens its group (`suite.group(.., Group::X)`).
+    #[test]
+    fn every_group_is_measured_by_its_bench_file() {
+        let benches = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+        for g in Group::ALL {
+            let path = benches.join(format!("{}.rs", g.bench_file()));
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let variant = format!("{g:?}");
+            assert!(
+                text.contains(&format!("Group::{variant}")),
+                "{} does not name Group::{variant}",
+                path.display()
+            );
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! - [`ids`]: the registry of benchmark groups ([`ids::Group`]); [`stats`]: median, slope.
 //! - [`pin`]: [`pin::CorePlan`], which cores the server/peers and the load generator use.
 //! - [`profile`]: `target-profiles/*.toml` → [`profile::Profile`].
-//! - [`harness`]: what every bench binary does around criterion.
+//! - [`harness`]: what every bench binary does around criterion (and the per-group clock).
+//! - [`regress`]: paired base/head rounds until every benchmark is decided (`threadbench regress`).
 //! - [`blocks`]: workloads the focused benches time.
 //! - [`load`]: the HTTP load generator, workloads (file sets), end-to-end server bench machinery.
 //! - [`report`]: machine metadata and the suite's own output under `target/threadbench/`.
@@ -30,6 +31,7 @@ pub mod pin;
 pub mod procfs;
 pub mod profile;
 pub mod reference;
+pub mod regress;
 pub mod report;
 pub mod rng;
 pub mod server;

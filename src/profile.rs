@@ -42,6 +42,36 @@ pub struct GroupConfig {
     /// Server groups: the lanes (our models, reference servers) the group runs, by id name;
     /// unset: `[server] models`, else every lane.
     pub models: Option<Vec<String>>,
+    /// What one sample's clock is: `"wall"` (the default) or `"cpu"` ([`Clock`]).
+    pub measurement: Option<String>,
+}
+
+/// What a group's samples measure (`[groups.<g>] measurement`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clock {
+    /// Elapsed time: what waking, waiting and servers are about.
+    #[default]
+    Wall,
+    /// CPU time of the bench process (all its threads, not its children): steadier than wall
+    /// time for CPU-bound work on a VM whose host steals time (steal is accounted apart).
+    Cpu,
+}
+
+impl Clock {
+    pub const ALL: [Clock; 2] = [Clock::Wall, Clock::Cpu];
+
+    /// The profile's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Clock::Wall => "wall",
+            Clock::Cpu => "cpu",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Clock> {
+        Clock::ALL.into_iter().find(|c| c.name() == s)
+    }
 }
 
 /// `[criterion]`: the timing defaults of every group, and the report switch.
@@ -67,6 +97,7 @@ impl CriterionSection {
             nresamples: self.nresamples,
             sweep: None,
             models: None,
+            measurement: None,
         }
     }
 }
@@ -413,6 +444,20 @@ impl Profile {
                 check_model_list(models)
                     .map_err(|m| invalid(format!("groups.{group}.models"), &m))?;
             }
+            if let Some(m) = &cfg.measurement {
+                let key = format!("groups.{group}.measurement");
+                match Clock::parse(m) {
+                    None => return Err(invalid(key, "must be \"wall\" or \"cpu\"")),
+                    // A request's cost is spread over the server's and the generator's processes.
+                    Some(Clock::Cpu) if Group::parse(group).is_some_and(Group::is_server) => {
+                        return Err(invalid(
+                            key,
+                            "the server groups measure wall time (their CPU is in server.json)",
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
         }
         if let Some(models) = &file.server.models {
             check_model_list(models).map_err(|m| invalid("server.models".into(), &m))?;
@@ -515,6 +560,15 @@ impl Profile {
             noise_threshold: g.noise_threshold.unwrap_or(self.defaults.noise_threshold),
             nresamples: g.nresamples.unwrap_or(self.defaults.nresamples),
         }
+    }
+
+    /// What `group`'s samples measure: its `measurement`, else wall time.
+    pub fn clock(&self, group: Group) -> Clock {
+        self.groups
+            .get(group.name())
+            .and_then(|g| g.measurement.as_deref())
+            .and_then(Clock::parse)
+            .unwrap_or_default()
     }
 
     /// The swept values of `group`: the profile's, else the built-in default.
@@ -725,6 +779,30 @@ mod tests {
         assert!(!p.plots);
         let msg = parse("[criterion]\nsweep = [1]\n").unwrap_err().to_string();
         assert!(msg.contains("/x/t.toml") && msg.contains("sweep"), "{msg}");
+    }
+
+    #[test]
+    fn measurement_is_per_group_and_checked() {
+        let p = parse("[groups.event_scan_fds]\nmeasurement = \"cpu\"\n[groups.spawn]\nmeasurement = \"wall\"\n")
+            .unwrap();
+        assert_eq!(p.clock(Group::EventScanFds), Clock::Cpu);
+        assert_eq!(p.clock(Group::Spawn), Clock::Wall);
+        assert_eq!(p.clock(Group::Matmul), Clock::Wall, "wall unless named");
+        let msg = parse("[groups.sync_threads]\nmeasurement = \"cycles\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("/x/t.toml: groups.sync_threads.measurement") && msg.contains("\"cpu\""),
+            "{msg}"
+        );
+        let msg = parse("[groups.server_conns]\nmeasurement = \"cpu\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("groups.server_conns.measurement"), "{msg}");
+        let msg = parse("[criterion]\nmeasurement = \"cpu\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("measurement"), "per group only: {msg}");
     }
 
     #[test]

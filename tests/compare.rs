@@ -441,6 +441,63 @@ fn rounds_tell_run_to_run_drift_from_a_slowdown() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
 
+/// The host's speed moves every pair by up to ±30 % (both processes of a pair alike), each
+/// pair's head within ±4 % of its base: paired rounds see through the drift — A/A unchanged,
+/// +25 % in every pair regressed, +3 % unchanged (inside the threshold however clear) —
+/// where the unpaired rule over the same rounds calls the +25 % inconclusive.
+#[test]
+fn paired_rounds_cancel_drift_that_unpaired_rounds_see() {
+    let tree = TempTree::new("paired");
+    let root = tree.0.clone();
+    let drift = [
+        1.00, 1.30, 0.75, 1.20, 0.90, 1.28, 0.72, 1.10, 0.95, 1.25, 0.80, 1.15,
+    ];
+    // Distinct sizes: tied |d| would move the signed-rank test to its normal approximation.
+    let jitter = [
+        0.011, -0.032, 0.023, 0.041, -0.012, -0.021, 0.034, -0.043, 0.002, 0.026, -0.035, 0.015,
+    ];
+    let base: Vec<f64> = drift.iter().map(|d| 100_000.0 * d).collect();
+    let head = |factor: f64| -> Vec<f64> {
+        base.iter()
+            .zip(&jitter)
+            .map(|(b, j)| b * factor * (1.0 + j))
+            .collect()
+    };
+    for (bench, factor) in [("g/aa", 1.0), ("g/slow", 1.25), ("g/tiny", 1.03)] {
+        write_rounds(&root, bench, "base", &base);
+        write_rounds(&root, bench, "head", &head(factor));
+    }
+    let run = |extra: &[&str]| {
+        let out = compare(
+            &root,
+            &[&["--format", "json", "--head", "head"], extra].concat(),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        (out.status.code().expect("exit code"), v)
+    };
+    let (code, v) = run(&["--paired"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(verdict(&v, "benchmarks", "g/aa"), "unchanged");
+    assert_eq!(verdict(&v, "benchmarks", "g/slow"), "regressed");
+    assert_eq!(verdict(&v, "benchmarks", "g/tiny"), "unchanged");
+    assert_eq!(v["paired"], true, "{v}");
+    let slow = v["benchmarks"].as_array().expect("rows")[0].clone();
+    assert_eq!(slow["rounds"], 12, "{slow}");
+    let change = slow["change"]["point"].as_f64().expect("change");
+    assert!((change - 0.25).abs() < 0.03, "{slow}");
+    // Unpaired over the same 12 rounds: the drift swamps the slowdown.
+    let (code, v) = run(&[]);
+    assert_eq!(code, 0, "{v}");
+    assert_ne!(verdict(&v, "benchmarks", "g/slow"), "regressed");
+    // Five pairs decide nothing yet, whatever they show.
+    let few = root.join("few");
+    write_rounds(&few, "g/slow", "base", &base[..5]);
+    write_rounds(&few, "g/slow", "head", &head(1.25)[..5]);
+    let out = compare(&few, &["--format", "json", "--head", "head", "--paired"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(verdict(&v, "benchmarks", "g/slow"), "inconclusive", "{v}");
+}
+
 /// The table's rows as (id, verdict word), in the order printed.
 fn table_rows(t: &str) -> Vec<(String, String)> {
     t.lines()

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 /// Top-level modules and their layers (0 = bottom).
-const LAYERS: [(&str, u8); 14] = [
+const LAYERS: [(&str, u8); 15] = [
     ("sys", 0),
     ("procfs", 1),
     ("pin", 1),
@@ -22,6 +22,7 @@ const LAYERS: [(&str, u8); 14] = [
     ("report", 3),
     ("harness", 4),
     ("e2e", 4),
+    ("regress", 4),
 ];
 
 /// Same-layer uses that are allowed (user, used): the profile names groups and resolves cores;

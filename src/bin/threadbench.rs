@@ -106,7 +106,109 @@ enum Cmd {
         /// direction.
         #[arg(long, value_enum, default_value_t = GateArg::All)]
         gate: GateArg,
+        /// Judge paired rounds (round k of the baseline with round k of the head, as
+        /// `threadbench regress` saves them): per-pair ratios, signed-rank test.
+        #[arg(long)]
+        paired: bool,
     },
+    /// Paired rounds of two builds until every benchmark is decided (exit 0 clean, 1
+    /// regressed, 2 bad input, 3 still inconclusive when the budget ran out).
+    ///
+    /// Per bench file and pair k: a fresh base process and a fresh head process back to back,
+    /// ABBA order (k odd: base then head; k even: head then base), saved as base[@k] and
+    /// head[@k] in one criterion tree. After each pair every benchmark is judged on its
+    /// per-pair ratios (compare --paired); files whose benchmarks are all decided stop, the
+    /// others get another pair, until --max-rounds pairs or --max-minutes. Usually run by
+    /// scripts/ci-regress.sh, which checks out and builds the base revision.
+    #[command(verbatim_doc_comment)]
+    Regress(Box<RegressArgs>),
+    /// Keep a history of runs' medians and find change points in it.
+    #[command(subcommand)]
+    History(HistoryCmd),
+}
+
+#[derive(clap::Args)]
+struct RegressArgs {
+    /// Source tree of the base side (e.g. a worktree of the base revision).
+    #[arg(long)]
+    base_dir: std::path::PathBuf,
+    /// Cargo target dir of the base side; default <base-dir>/target.
+    #[arg(long)]
+    base_target: Option<std::path::PathBuf>,
+    /// Source tree of the head side.
+    #[arg(long, default_value = ".")]
+    head_dir: std::path::PathBuf,
+    /// Cargo target dir of the head side; default $CARGO_TARGET_DIR, else <head-dir>/target.
+    #[arg(long)]
+    head_target: Option<std::path::PathBuf>,
+    /// Bench files to compare (comma-separated); default: every benches/*.rs of either side.
+    #[arg(long, value_delimiter = ',')]
+    benches: Vec<String>,
+    /// The criterion tree both sides write (emptied first); default
+    /// <head-target>/criterion-regress.
+    #[arg(long)]
+    criterion_dir: Option<std::path::PathBuf>,
+    /// Pairs every bench file gets at least.
+    #[arg(long, default_value_t = 6)]
+    min_rounds: usize,
+    /// Pairs after which no bench file gets another.
+    #[arg(long, default_value_t = 30)]
+    max_rounds: usize,
+    /// Start no pair that would end after this many minutes.
+    #[arg(long, default_value_t = 30.0)]
+    max_minutes: f64,
+    /// NAME=VALUE set for the head's bench processes only (repeatable), e.g.
+    /// THREADBENCH_INJECT_SLOWDOWN=spawn/thread_spawn_join=0.25 for a trial.
+    #[arg(long, value_parser = parse_env_pair)]
+    head_env: Vec<(String, String)>,
+    /// A criterion filter (regex) passed to every bench run.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Relative slowdown that counts (overrides the profile's per-group thresholds).
+    #[arg(long)]
+    threshold: Option<f64>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    #[arg(long)]
+    only_changed: bool,
+    #[arg(long, value_enum, default_value_t = GateArg::All)]
+    gate: GateArg,
+}
+
+#[derive(Subcommand)]
+enum HistoryCmd {
+    /// Append the newest run's medians (target/threadbench/criterion.json) with its
+    /// provenance to a JSON-lines history file.
+    Add {
+        /// The history file (created if missing).
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// The criterion.json to read; default the results layer's (target/threadbench/).
+        #[arg(long)]
+        results: Option<std::path::PathBuf>,
+    },
+    /// Find change points per benchmark over the last runs; exit 1 when one of the newest
+    /// runs started a regression beyond the threshold.
+    Check {
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// Runs to look at (the newest).
+        #[arg(long, default_value_t = 50)]
+        last: usize,
+        /// A regression whose change point is among this many newest runs fails the check.
+        #[arg(long, default_value_t = 5)]
+        recent: usize,
+        /// Relative slowdown that counts (overrides the profile's per-group thresholds).
+        #[arg(long)]
+        threshold: Option<f64>,
+    },
+}
+
+fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {s:?}")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -511,67 +613,244 @@ fn run(cli: Cli) -> Result<()> {
             format,
             only_changed,
             gate,
+            paired,
         } => {
             let opts = threadbench::report::compare::RenderOptions {
                 baseline,
                 head,
                 only_changed,
             };
-            let code = compare(&cli.profile, opts, criterion_dir, threshold, format, gate)?;
+            let threshold_for = thresholds(&cli.profile, threshold)?;
+            let dir = threadbench::report::compare::criterion_dir(criterion_dir);
+            let code = compare(opts, &dir, &threshold_for, format, gate, paired)?;
             std::process::exit(code);
         }
+        Cmd::Regress(a) => std::process::exit(regress(&cli.profile, *a)?),
+        Cmd::History(h) => std::process::exit(history(&cli.profile, h)?),
     }
     Ok(())
 }
 
-/// Runs `compare`; returns the exit status (0 clean, 1 regressed). Bad input is an error
-/// (exit status 2 from `main`).
-fn compare(
-    profile: &Option<String>,
-    opts: threadbench::report::compare::RenderOptions,
-    dir: Option<std::path::PathBuf>,
-    threshold: Option<f64>,
-    format: Format,
-    gate: GateArg,
-) -> Result<i32> {
-    use threadbench::report::compare as cmp;
+/// A benchmark group's regression threshold.
+type ThresholdFor = Box<dyn Fn(&str) -> f64>;
+
+/// Per-group thresholds: --threshold, else the profile's when one was asked for (--profile or
+/// THREADBENCH_PROFILE), else 0.10.
+fn thresholds(profile: &Option<String>, threshold: Option<f64>) -> Result<ThresholdFor> {
     if let Some(t) = threshold {
         anyhow::ensure!(
             t.is_finite() && t >= 0.0,
             "--threshold must be a non-negative number, got {t}"
         );
+        return Ok(Box::new(move |_: &str| t));
     }
-    // A profile's thresholds apply only when one was asked for (--profile or
-    // THREADBENCH_PROFILE); --threshold overrides them.
-    let prof = if threshold.is_none()
-        && (profile.is_some() || std::env::var_os("THREADBENCH_PROFILE").is_some())
-    {
-        Some(load_profile(profile)?)
-    } else {
-        None
-    };
-    let fixed = threshold.unwrap_or(0.10);
-    let threshold_for = |group: &str| {
-        prof.as_ref()
-            .map_or(fixed, |p| p.regression_threshold(group))
-    };
-    let dir = cmp::criterion_dir(dir);
-    let benches = cmp::load(&dir, &opts.baseline, &opts.head)?;
-    let mut rows = cmp::judge_benches(&benches, &threshold_for);
-    rows.extend(cmp::judge_ratios(&benches, threshold_for("ratio")));
+    if profile.is_some() || std::env::var_os("THREADBENCH_PROFILE").is_some() {
+        let p = load_profile(profile)?;
+        return Ok(Box::new(move |g: &str| p.regression_threshold(g)));
+    }
+    Ok(Box::new(|_: &str| 0.10))
+}
+
+fn gate_of(g: GateArg) -> threadbench::report::compare::Gate {
+    match g {
+        GateArg::All => threadbench::report::compare::Gate::All,
+        GateArg::Ratios => threadbench::report::compare::Gate::Ratios,
+    }
+}
+
+/// Prints the rows in `format`.
+fn render(
+    rows: &[threadbench::report::compare::Row],
+    opts: &threadbench::report::compare::RenderOptions,
+    dir: &std::path::Path,
+    format: Format,
+) -> Result<()> {
+    use threadbench::report::compare as cmp;
     let out = match format {
-        Format::Table => cmp::render_table(&rows, &opts),
-        Format::Markdown => cmp::render_markdown(&rows, &opts),
-        Format::Json => cmp::render_json(&rows, &opts, &dir),
-        Format::Bencher => cmp::render_bmf(&rows),
+        Format::Table => cmp::render_table(rows, opts),
+        Format::Markdown => cmp::render_markdown(rows, opts),
+        Format::Json => cmp::render_json(rows, opts, dir),
+        Format::Bencher => cmp::render_bmf(rows),
     };
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", out.trim_end()).context("writing the report")?;
-    stdout.flush().context("writing the report")?;
-    let gate = match gate {
-        GateArg::All => cmp::Gate::All,
-        GateArg::Ratios => cmp::Gate::Ratios,
+    stdout.flush().context("writing the report")
+}
+
+/// Runs `regress`; returns its exit status (0, 1, 3). Bad input is an error (status 2).
+fn regress(profile: &Option<String>, a: RegressArgs) -> Result<i32> {
+    use threadbench::regress::{bench_files, Plan, Side};
+    anyhow::ensure!(
+        a.min_rounds >= 1 && a.max_rounds >= a.min_rounds,
+        "need 1 <= --min-rounds <= --max-rounds"
+    );
+    anyhow::ensure!(
+        a.max_minutes.is_finite() && a.max_minutes > 0.0,
+        "--max-minutes must be positive"
+    );
+    let threshold_for = thresholds(profile, a.threshold)?;
+    let abs = |p: &std::path::Path| {
+        std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))
     };
-    Ok(i32::from(cmp::any_regressed(&rows, gate)))
+    let (base_dir, head_dir) = (abs(&a.base_dir)?, abs(&a.head_dir)?);
+    let head_target = match (a.head_target, std::env::var_os("CARGO_TARGET_DIR")) {
+        (Some(t), _) => abs(&t)?,
+        (None, Some(t)) => abs(std::path::Path::new(&t))?,
+        (None, None) => head_dir.join("target"),
+    };
+    let base_target = match a.base_target {
+        Some(t) => abs(&t)?,
+        None => base_dir.join("target"),
+    };
+    let mut benches = a.benches;
+    if benches.is_empty() {
+        for dir in [&base_dir, &head_dir] {
+            benches.extend(
+                bench_files(dir).with_context(|| format!("listing {}/benches", dir.display()))?,
+            );
+        }
+        benches.sort();
+        benches.dedup();
+    }
+    let plan = Plan {
+        cargo: std::env::var_os("THREADBENCH_CARGO")
+            .map_or_else(|| "cargo".into(), std::path::PathBuf::from),
+        base: Side {
+            name: "base".into(),
+            dir: base_dir,
+            target: base_target,
+            env: Vec::new(),
+        },
+        head: Side {
+            name: "head".into(),
+            dir: head_dir,
+            target: head_target.clone(),
+            env: a.head_env,
+        },
+        benches,
+        criterion_dir: a
+            .criterion_dir
+            .unwrap_or_else(|| head_target.join("criterion-regress")),
+        min_pairs: a.min_rounds,
+        max_pairs: a.max_rounds,
+        max_time: std::time::Duration::from_secs_f64(a.max_minutes * 60.0),
+        bench_args: a.filter.into_iter().collect(),
+    };
+    plan.build()?;
+    let outcome = plan.run(&threshold_for)?;
+    let opts = threadbench::report::compare::RenderOptions {
+        baseline: "base".into(),
+        head: "head".into(),
+        only_changed: a.only_changed,
+    };
+    render(&outcome.rows, &opts, &plan.criterion_dir, a.format)?;
+    let pairs: Vec<String> = outcome
+        .pairs
+        .iter()
+        .map(|(b, k)| format!("{b} {k}"))
+        .collect();
+    eprintln!(
+        "threadbench regress: {:.1} min; pairs per bench file: {}; {}",
+        outcome.elapsed.as_secs_f64() / 60.0,
+        pairs.join(", "),
+        if outcome.undecided.is_empty() {
+            "every benchmark decided".to_owned()
+        } else {
+            format!(
+                "inconclusive within budget: {}",
+                outcome.undecided.join(", ")
+            )
+        }
+    );
+    Ok(threadbench::regress::exit_status(
+        &outcome.rows,
+        gate_of(a.gate),
+    ))
+}
+
+/// Runs `compare`; returns the exit status (0 clean, 1 regressed). Bad input is an error
+/// (exit status 2 from `main`).
+fn compare(
+    opts: threadbench::report::compare::RenderOptions,
+    dir: &std::path::Path,
+    threshold_for: &dyn Fn(&str) -> f64,
+    format: Format,
+    gate: GateArg,
+    paired: bool,
+) -> Result<i32> {
+    use threadbench::report::compare as cmp;
+    let benches = cmp::load(dir, &opts.baseline, &opts.head)?;
+    let rows = if paired {
+        cmp::judge_paired(&benches, threshold_for)
+    } else {
+        let mut rows = cmp::judge_benches(&benches, threshold_for);
+        rows.extend(cmp::judge_ratios(&benches, threshold_for("ratio")));
+        rows
+    };
+    render(&rows, &opts, dir, format)?;
+    Ok(i32::from(cmp::any_regressed(&rows, gate_of(gate))))
+}
+
+/// Runs `history add` (exit 0) or `history check` (exit 1 on a recent regression).
+fn history(profile: &Option<String>, cmd: HistoryCmd) -> Result<i32> {
+    use threadbench::report::history as h;
+    match cmd {
+        HistoryCmd::Add { file, results } => {
+            let results = results.unwrap_or_else(|| {
+                threadbench::report::results::Paths::from_env()
+                    .file(threadbench::report::results::CRITERION_JSON)
+            });
+            let entry = h::latest_entry(&results)?;
+            let added = h::append(&file, &entry)
+                .with_context(|| format!("appending to {}", file.display()))?;
+            eprintln!(
+                "{} run {} ({} benchmarks, profile {}, commit {}) {} {}",
+                if added { "added" } else { "already there:" },
+                entry.run.run_id,
+                entry.medians.len(),
+                entry.run.profile,
+                entry.run.git_commit.as_deref().unwrap_or("unknown"),
+                if added { "to" } else { "in" },
+                file.display()
+            );
+            Ok(0)
+        }
+        HistoryCmd::Check {
+            file,
+            last,
+            recent,
+            threshold,
+        } => {
+            let threshold_for = thresholds(profile, threshold)?;
+            let entries = h::read(&file)?;
+            anyhow::ensure!(!entries.is_empty(), "{}: no runs recorded", file.display());
+            let changes = h::check(&entries, last, &threshold_for);
+            let hits = h::recent_regressions(&changes, recent);
+            println!(
+                "{} change point(s) over the last {} runs of profile {}; {} regression(s) starting in the newest {recent}",
+                changes.len(),
+                last.min(entries.len()),
+                entries.last().map_or("", |e| e.run.profile.as_str()),
+                hits.len()
+            );
+            for c in &changes {
+                println!(
+                    "{}: {:+.1}% from run {} of {} (run {}, commit {}){}",
+                    c.id,
+                    c.step * 100.0,
+                    c.at + 1,
+                    c.of,
+                    c.run_id,
+                    c.commit.as_deref().unwrap_or("unknown"),
+                    if hits.iter().any(|x| std::ptr::eq(*x, c)) {
+                        "  REGRESSION"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(i32::from(!hits.is_empty()))
+        }
+    }
 }

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod args;
+pub mod clock;
 
 use crate::ids::Group;
 use crate::pin::CorePlan;
@@ -27,6 +28,7 @@ use criterion::{BenchmarkGroup, Criterion};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 /// The context of one bench binary's run.
@@ -41,6 +43,8 @@ pub struct Suite {
     /// This run's provenance, stamped on everything it writes.
     pub run: Provenance,
     started: SystemTime,
+    /// Injected slowdowns by benchmark id ([`clock::INJECT_ENV`]).
+    slowdowns: BTreeMap<String, f64>,
     groups: RefCell<Vec<String>>,
     wrote: Cell<bool>,
 }
@@ -83,6 +87,19 @@ impl Suite {
                 );
             }
         }
+        let slowdowns = match std::env::var(clock::INJECT_ENV) {
+            Ok(text) => clock::parse_slowdowns(&text).unwrap_or_else(|e| fail(e)),
+            Err(_) => BTreeMap::new(),
+        };
+        if args.mode == Mode::Benchmark {
+            for (id, frac) in &slowdowns {
+                eprintln!(
+                    "threadbench: warning: {}: {id} is made {:.0} % slower on purpose",
+                    clock::INJECT_ENV,
+                    frac * 100.0
+                );
+            }
+        }
         let run = Provenance::now(&profile.name);
         Suite {
             profile,
@@ -93,6 +110,7 @@ impl Suite {
             paths: Paths::from_env(),
             run,
             started: SystemTime::now(),
+            slowdowns,
             groups: RefCell::new(Vec::new()),
             wrote: Cell::new(false),
         }
@@ -129,6 +147,16 @@ impl Suite {
             .noise_threshold(t.noise_threshold)
             .nresamples(t.nresamples);
         group
+    }
+
+    /// How benchmark `id` of `group` times its samples: the group's clock
+    /// (`[groups.<g>] measurement`) and any injected slowdown. Wrap each `iter_custom` routine:
+    /// `b.iter_custom(|iters| timer.time(|| work(iters)))`.
+    pub fn timer(&self, group: Group, id: &str) -> clock::Timer {
+        clock::Timer {
+            clock: self.profile.clock(group),
+            slowdown: self.slowdowns.get(id).copied().unwrap_or(0.0),
+        }
     }
 
     /// The profile's sweep for `group`.

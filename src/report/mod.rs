@@ -6,6 +6,7 @@ pub mod bench_ref;
 pub mod compare;
 pub mod env;
 pub mod findings;
+pub mod history;
 pub mod html;
 pub mod results;
 pub mod server_results;

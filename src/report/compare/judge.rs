@@ -1,7 +1,10 @@
 //! The verdicts: each benchmark's change and each ratio metric's shift, judged against the
 //! threshold with the rule in the module doc of [`super`].
 
-use super::{stats, Bench, RatioMetric, Row, Verdict, Worse, ALPHA, MIN_ROUNDS, RATIOS};
+use super::{
+    stats, Bench, RatioMetric, Row, Verdict, Worse, ALPHA, MIN_PAIRS, MIN_ROUNDS, MIN_SHIFT,
+    PAIRED_ALPHA, RATIOS,
+};
 use std::collections::BTreeMap;
 
 /// One run per side: the whole interval beyond the threshold; with rounds: the point estimate
@@ -42,6 +45,7 @@ pub fn judge_benches(benches: &[Bench], threshold_for: &dyn Fn(&str) -> f64) -> 
                 p_value: None,
                 threshold,
                 rounds: 1,
+                paired: false,
                 verdict: Verdict::Unchanged,
                 ratio: None,
             };
@@ -134,15 +138,7 @@ pub fn judge_ratio_metrics(benches: &[Bench], threshold: f64, metrics: &[RatioMe
             )
         };
         // judge() speaks of a rising (`Regressed`) or falling (`Improved`) value.
-        let verdict = match (judge(&change, p, threshold, rounds), metric.worse) {
-            (Verdict::Regressed, Worse::Lower) | (Verdict::Improved, Worse::Higher) => {
-                Verdict::Improved
-            }
-            (Verdict::Regressed, Worse::Higher) | (Verdict::Improved, Worse::Lower) => {
-                Verdict::Regressed
-            }
-            (v, _) => v,
-        };
+        let verdict = by_direction(judge(&change, p, threshold, rounds), metric.worse);
         rows.push(Row {
             id: format!("ratio/{name}"),
             kind: "ratio",
@@ -154,9 +150,122 @@ pub fn judge_ratio_metrics(benches: &[Bench], threshold: f64, metrics: &[RatioMe
             p_value: Some(p),
             threshold,
             rounds,
+            paired: false,
             verdict,
             ratio: Some(*metric),
         });
     }
     rows
+}
+
+/// The paired rule (module doc, *Paired rounds*) over per-pair log ratios `d` (head over
+/// base): the median ratio's change with its bootstrap interval, the signed-rank p, the
+/// verdict. `Regressed`: the value rose.
+pub(super) fn judge_pairs(d: &[f64], threshold: f64, seed: u64) -> (stats::Interval, f64, Verdict) {
+    let change = stats::bootstrap(&[d], 2000, seed, |m| m[0].exp_m1());
+    let (_, p) = stats::signed_rank(d);
+    let (lo, mid, hi) = (change.lower, change.point, change.upper);
+    let verdict = if d.len() < MIN_PAIRS {
+        Verdict::Inconclusive
+    } else if lo >= -threshold && hi <= threshold {
+        Verdict::Unchanged
+    } else if p < PAIRED_ALPHA && lo > 0.0 && mid > MIN_SHIFT * threshold {
+        Verdict::Regressed
+    } else if p < PAIRED_ALPHA && hi < 0.0 && mid < -MIN_SHIFT * threshold {
+        Verdict::Improved
+    } else {
+        Verdict::Inconclusive
+    };
+    (change, p, verdict)
+}
+
+/// `ln(head_k / base_k)` for the pairs both sides have (round k of each side is pair k).
+fn pair_logs(base: &[f64], head: &[f64]) -> Vec<f64> {
+    base.iter().zip(head).map(|(b, h)| (h / b).ln()).collect()
+}
+
+/// Every benchmark and ratio metric judged over paired rounds: pair k is round k of the base
+/// (`<name>@k`) and round k of the head, run back to back (ABBA). A benchmark only one side
+/// has is `new` or `missing`, as in [`judge_benches`].
+pub fn judge_paired(benches: &[Bench], threshold_for: &dyn Fn(&str) -> f64) -> Vec<Row> {
+    let mut rows = judge_benches(benches, threshold_for);
+    for (row, b) in rows.iter_mut().zip(benches) {
+        if b.base.is_none() || b.new.is_none() {
+            continue;
+        }
+        let d = pair_logs(&b.base_rounds, &b.new_rounds);
+        let (change, p, verdict) = judge_pairs(&d, row.threshold, stats::seed_for(&b.id));
+        let n = d.len();
+        *row = Row {
+            base: Some(stats::median(&b.base_rounds[..n])),
+            new: Some(stats::median(&b.new_rounds[..n])),
+            change: Some(change),
+            p_value: Some(p),
+            rounds: n,
+            paired: true,
+            verdict,
+            ..row.clone()
+        };
+    }
+    let by_id: BTreeMap<&str, &Bench> = benches.iter().map(|b| (b.id.as_str(), b)).collect();
+    let threshold = threshold_for("ratio");
+    for metric in RATIOS {
+        let (Some(n), Some(d)) = (
+            by_id.get(metric.numerator.id().as_str()),
+            by_id.get(metric.denominator.id().as_str()),
+        ) else {
+            continue;
+        };
+        if [n, d]
+            .iter()
+            .any(|b| b.base_rounds.is_empty() || b.new_rounds.is_empty())
+        {
+            continue;
+        }
+        // A ratio's pair k needs both benchmarks' pair k: they run in one bench process.
+        let ratios = |num: &[f64], den: &[f64]| -> Vec<f64> {
+            num.iter().zip(den).map(|(x, y)| x / y).collect()
+        };
+        let (rb, rn) = (
+            ratios(&n.base_rounds, &d.base_rounds),
+            ratios(&n.new_rounds, &d.new_rounds),
+        );
+        let logs = pair_logs(&rb, &rn);
+        let (change, p, verdict) = judge_pairs(&logs, threshold, stats::seed_for(metric.name));
+        let k = logs.len();
+        rows.push(Row {
+            id: format!("ratio/{}", metric.name),
+            kind: "ratio",
+            unit: "ratio",
+            base: Some(stats::median(&rb[..k])),
+            new: Some(stats::median(&rn[..k])),
+            new_interval: Some(stats::bootstrap(
+                &[&rn[..k]],
+                2000,
+                stats::seed_for(metric.name) ^ 1,
+                |m| m[0],
+            )),
+            change: Some(change),
+            p_value: Some(p),
+            threshold,
+            rounds: k,
+            paired: true,
+            verdict: by_direction(verdict, metric.worse),
+            ratio: Some(*metric),
+        });
+    }
+    rows
+}
+
+/// A ratio's verdict from the rising (`Regressed`) / falling (`Improved`) verdict of its value.
+fn by_direction(v: Verdict, worse: Worse) -> Verdict {
+    match (v, worse) {
+        (Verdict::Regressed, Worse::Lower) | (Verdict::Improved, Worse::Higher) => {
+            Verdict::Improved
+        }
+        (Verdict::Regressed, Worse::Higher) | (Verdict::Improved, Worse::Lower) => {
+            Verdict::Regressed
+        }
+        (v, _) => v,
+    }
 }

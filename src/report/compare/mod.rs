@@ -39,8 +39,9 @@
 //! clear interval whose rank test is not significant). Neither counts for the exit status.
 //! Requiring both keeps the false-alarm rate low when one of them is fooled (the bootstrap by
 //! tiny samples, the rank test by a tiny but consistent shift). Neither can see drift *between*
-//! the two runs (another job started in between): only interleaving runs (scripts/ci-regress.sh)
-//! and a threshold above the machine's run-to-run drift help there — or ratio metrics.
+//! the two runs (another job started in between): only rounds of fresh processes (best paired:
+//! `threadbench regress`) and a threshold above the machine's run-to-run drift help there — or
+//! ratio metrics.
 //!
 //! # Ratio metrics
 //! Ratios of two benchmarks measured in the same run (fork / thread spawn, process / thread
@@ -64,7 +65,8 @@
 //! On a VM whose host changes speed by ±20–35 % from one second to the next, each run's own
 //! samples are tight but two runs of the same code differ by more than any threshold worth
 //! gating on, and the rule above flags most A/A comparisons. Run each side several times,
-//! interleaved (`THREADBENCH_ROUNDS=R scripts/ci-regress.sh`), saving the rounds as
+//! interleaved (`threadbench regress` / `scripts/ci-regress.sh` save their pairs so), saving
+//! the rounds as
 //! `<name>`, `<name>@2`, … `<name>@R` (and the head as `--head <name>` likewise). With at least
 //! [`MIN_ROUNDS`] rounds on both sides a benchmark is judged on its per-round medians
 //! instead: `regressed` when the median of the head's rounds exceeds the median of the base's
@@ -75,14 +77,36 @@
 //! how many rounds a machine needs follows from its run-to-run spread (README, *Regression
 //! tracking*).
 //!
-//! What it does not do: it does not rerun anything, and it trusts criterion's files.
+//! # Paired rounds: the rule `threadbench regress` decides with
+//! Unpaired rounds still let the host's drift between rounds into the noise the test sees.
+//! Paired rounds cancel it: pair k is a fresh base process and a fresh head process run back
+//! to back, in ABBA order (base, head, then head, base, …, so a linear drift within a pair
+//! favours neither side), saved as round k of each side. The statistic is the per-pair log
+//! ratio `d_k = ln(head_k / base_k)` of the two round medians; `compare --paired` (and
+//! `threadbench regress`, which adds pairs until decided) judges each benchmark, and each ratio
+//! metric over its per-pair ratios, by:
+//! - the change `exp(median d) - 1` with the 95 % bootstrap interval [lo, hi] of that median;
+//! - the Wilcoxon signed-rank test of the `d_k` against zero (two-sided p).
+//!
+//! `unchanged` when [lo, hi] lies within ±threshold (then the data rule out a change that
+//! matters); `regressed` when p < [`PAIRED_ALPHA`], the interval lies above zero (lo > 0) and
+//! the change is at least [`MIN_SHIFT`] × threshold (`improved` mirrored); anything else — and
+//! fewer than [`MIN_PAIRS`] pairs — is `inconclusive`: run more pairs. A regression must be
+//! significant and of a size that matters, but its interval need not lie wholly beyond the
+//! threshold: a slowdown of exactly the threshold then could never be called (its lower bound
+//! lies below it half the time however many pairs run). [`PAIRED_ALPHA`] is strict because
+//! `regress` looks again after every pair, at every benchmark of a bench file: the false-alarm
+//! rate of a whole A/A comparison, not of one test, is what a CI user sees.
+//!
+//! What it does not do: it does not rerun anything (`threadbench regress` does), and it
+//! trusts criterion's files.
 
 mod judge;
 mod render;
 pub mod stats;
 mod tree;
 
-pub use judge::{judge_benches, judge_ratio_metrics, judge_ratios};
+pub use judge::{judge_benches, judge_paired, judge_ratio_metrics, judge_ratios};
 pub use render::{render_bmf, render_json, render_markdown, render_table, RenderOptions, Summary};
 pub use tree::{criterion_dir, load};
 
@@ -103,6 +127,16 @@ pub const ALPHA: f64 = 0.01;
 /// with fewer, Mann-Whitney over the rounds cannot reach p < [`ALPHA`] (5 vs 5 fully separated:
 /// p = 0.009).
 pub const MIN_ROUNDS: usize = 5;
+
+/// Paired rule: p value below which the signed-rank test over the pairs calls a change clear.
+/// 0.001 needs at least 11 pairs (2 / 2^11 = 0.00098); see the module doc for why it is strict.
+pub const PAIRED_ALPHA: f64 = 0.001;
+
+/// Paired rule: a change must be at least this fraction of the threshold to be called.
+pub const MIN_SHIFT: f64 = 0.5;
+
+/// Paired rule: fewer pairs than this decide nothing (a bootstrap over fewer is too narrow).
+pub const MIN_PAIRS: usize = 6;
 
 /// Why `compare` could not judge: each names the directory or file (exit status 2).
 #[derive(Debug)]
@@ -258,8 +292,11 @@ pub struct Row {
     pub change: Option<stats::Interval>,
     pub p_value: Option<f64>,
     pub threshold: f64,
-    /// Rounds per side the verdict was computed over (1: one run's samples).
+    /// Rounds per side the verdict was computed over (1: one run's samples); pairs when
+    /// `paired`.
     pub rounds: usize,
+    /// Judged over paired rounds (per-pair ratios, signed-rank test).
+    pub paired: bool,
     pub verdict: Verdict,
     /// Ratio metrics only: what the ratio is and which way is worse.
     #[serde(flatten)]

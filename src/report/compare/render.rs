@@ -7,7 +7,9 @@
 //! the unchanged rows (the summary still counts them); markdown folds them into a
 //! `<details>` block instead. Every ratio row says which direction is worse.
 
-use super::{row_order, stats, Row, Verdict, ALPHA, MIN_ROUNDS};
+use super::{
+    row_order, stats, Row, Verdict, ALPHA, MIN_PAIRS, MIN_ROUNDS, MIN_SHIFT, PAIRED_ALPHA,
+};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -29,8 +31,10 @@ pub struct RenderOptions {
 pub struct Summary {
     /// One count per [`Verdict::ALL`] entry, in that order.
     pub counts: [usize; 6],
-    /// The most rounds per side any row was judged over.
+    /// The most rounds per side (pairs, when `paired`) any row was judged over.
     pub max_rounds: usize,
+    /// The rows were judged over paired rounds.
+    pub paired: bool,
     /// The smallest and largest threshold any row was judged with.
     pub thresholds: Option<(f64, f64)>,
 }
@@ -50,6 +54,7 @@ impl Summary {
         Summary {
             counts,
             max_rounds: rows.iter().map(|r| r.rounds).max().unwrap_or(1),
+            paired: rows.iter().any(|r| r.paired),
             thresholds,
         }
     }
@@ -85,7 +90,9 @@ impl Summary {
             Some((lo, hi)) => notes.push(format!("thresholds ±{}..{} by group", pct(lo), pct(hi))),
             None => {}
         }
-        if self.max_rounds > 1 {
+        if self.paired {
+            notes.push(format!("judged over up to {} ABBA pairs", self.max_rounds));
+        } else if self.max_rounds > 1 {
             notes.push(format!(
                 "judged over up to {} rounds per side",
                 self.max_rounds
@@ -328,11 +335,17 @@ pub fn render_markdown(rows: &[Row], opts: &RenderOptions) -> String {
             let _ = writeln!(out, "- {l}");
         }
     }
-    let _ = writeln!(
-        out,
-        "\nRule: regressed when the 95 % CI of the median's change lies beyond the threshold and Mann-Whitney p < {ALPHA} (with ≥ {MIN_ROUNDS} rounds per side: the median over rounds beyond the threshold and Mann-Whitney over the rounds' medians p < {ALPHA}); unchanged when the CI lies within ±threshold; inconclusive otherwise."
-    );
+    let _ = writeln!(out, "\nRule: {}", rule(&summary));
     out
+}
+
+/// The rule the rows were judged by, in one sentence.
+fn rule(summary: &Summary) -> String {
+    if summary.paired {
+        format!("per pair of rounds (ABBA, fresh processes) the log ratio head/base of the round medians; regressed when the Wilcoxon signed-rank p < {PAIRED_ALPHA}, the 95 % bootstrap CI of the median ratio lies above 1 and the change is at least {MIN_SHIFT} × the threshold (improved mirrored); unchanged when the CI lies within ±threshold; inconclusive otherwise, and below {MIN_PAIRS} pairs: run more pairs.")
+    } else {
+        format!("regressed when the 95 % CI of the median's change lies beyond the threshold and Mann-Whitney p < {ALPHA} (with ≥ {MIN_ROUNDS} rounds per side: the median over rounds beyond the threshold and Mann-Whitney over the rounds' medians p < {ALPHA}); unchanged when the CI lies within ±threshold; inconclusive otherwise.")
+    }
 }
 
 /// Machine-readable report: the summary counts (every verdict, zeros included) and line, then
@@ -344,7 +357,8 @@ pub fn render_json(rows: &[Row], opts: &RenderOptions, dir: &Path) -> String {
         "baseline": opts.baseline,
         "head": opts.head,
         "criterion_dir": dir.display().to_string(),
-        "rule": format!("regressed: 95% bootstrap CI of the median's relative change above the threshold AND Mann-Whitney U p < {ALPHA}; with >= {MIN_ROUNDS} rounds per side: median over rounds above the threshold AND Mann-Whitney U over the rounds' medians p < {ALPHA}; unchanged: the CI (with rounds: the median) within ±threshold; inconclusive: otherwise"),
+        "rule": rule(&summary),
+        "paired": summary.paired,
         "ratio_rule": "a ratio is regressed when it moved beyond the threshold in its `worse` direction, improved when in the other",
         "summary": summary.json(),
         "summary_line": summary.line(),

@@ -1,7 +1,9 @@
 //! The statistics `compare` needs, dependency-free and deterministic: medians, a seeded
-//! bootstrap of the relative change of medians (and of a ratio of medians), and the
+//! bootstrap of the relative change of medians (and of a ratio of medians), the
 //! Mann-Whitney U rank test (exact without ties for small samples, else the normal
-//! approximation with tie and continuity correction, as scipy's `mannwhitneyu` does).
+//! approximation with tie and continuity correction, as scipy's `mannwhitneyu` does), and the
+//! Wilcoxon signed-rank test for paired differences (exact without ties or zeros up to 50
+//! pairs, else the normal approximation with tie correction, as scipy's `wilcoxon` does).
 
 /// Median of a non-empty slice (mean of the two middle values for an even length).
 pub fn median(xs: &[f64]) -> f64 {
@@ -142,6 +144,57 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64]) -> (f64, f64) {
     (u1, p)
 }
 
+/// Two-sided Wilcoxon signed-rank test that the differences `d` are centred on zero: returns
+/// (W+, the sum of the ranks of the positive differences, p value). Zero differences are
+/// dropped (Wilcoxon's rule); no non-zero difference gives p = 1.
+pub fn signed_rank(d: &[f64]) -> (f64, f64) {
+    let mut v: Vec<f64> = d.iter().copied().filter(|x| *x != 0.0).collect();
+    let n = v.len();
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    v.sort_by(|a, b| a.abs().total_cmp(&b.abs()));
+    let (mut w_plus, mut tie_term, mut i) = (0.0, 0.0, 0);
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && v[j + 1].abs() == v[i].abs() {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        w_plus += rank * v[i..=j].iter().filter(|x| **x > 0.0).count() as f64;
+        let t = (j - i + 1) as f64;
+        tie_term += t * t * t - t;
+        i = j + 1;
+    }
+    let nf = n as f64;
+    let p = if tie_term == 0.0 && n <= 50 {
+        // counts[w]: subsets of the ranks 1..=n summing to w (each sign pattern is equally
+        // likely under the null).
+        let max_w = n * (n + 1) / 2;
+        let mut counts = vec![0.0f64; max_w + 1];
+        counts[0] = 1.0;
+        for r in 1..=n {
+            for w in (r..=max_w).rev() {
+                counts[w] += counts[w - r];
+            }
+        }
+        let total = 2f64.powi(n as i32);
+        let w = w_plus.round() as usize;
+        let lower: f64 = counts[..=w].iter().sum();
+        let upper: f64 = counts[w..].iter().sum();
+        (2.0 * lower.min(upper) / total).min(1.0)
+    } else {
+        let mu = nf * (nf + 1.0) / 4.0;
+        let var = nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0 - tie_term / 48.0;
+        if var <= 0.0 {
+            1.0
+        } else {
+            (2.0 * normal_sf((w_plus - mu).abs() / var.sqrt())).min(1.0)
+        }
+    };
+    (w_plus, p)
+}
+
 /// Exact two-sided p of U without ties: counts of arrangements by U (dynamic programming).
 fn exact_p(n1: usize, n2: usize, u: f64) -> f64 {
     let max_u = n1 * n2;
@@ -237,6 +290,37 @@ mod tests {
         let (u, p) = mann_whitney_u(&[1.0, 2.0, 2.0, 3.0], &[2.0, 3.0, 4.0, 5.0]);
         assert_eq!(u, 2.5);
         assert!((p - 0.136_64).abs() < 2e-4, "{p}");
+    }
+
+    #[test]
+    fn signed_rank_known_values() {
+        // scipy.stats.wilcoxon([1,2,3,4,5]) -> W+ = 15, exact two-sided p = 2/32 = 0.0625.
+        let (w, p) = signed_rank(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(w, 15.0);
+        assert!((p - 0.0625).abs() < 1e-12, "{p}");
+        // Ten positive differences: p = 2/1024.
+        let d: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert!((signed_rank(&d).1 - 2.0 / 1024.0).abs() < 1e-12);
+        // [-1, 2, 3, -4, 5, 6]: W+ = 2+3+5+6 = 16 of 21; P(W+ >= 16) = 10/64 -> p = 0.3125
+        // (scipy: 0.3125).
+        let (w, p) = signed_rank(&[-1.0, 2.0, 3.0, -4.0, 5.0, 6.0]);
+        assert_eq!(w, 16.0);
+        assert!((p - 0.3125).abs() < 1e-12, "{p}");
+        // Symmetric: the sign of the shift does not matter.
+        assert_eq!(
+            signed_rank(&[-1.0, -2.0, -3.0, -4.0, -5.0]).1,
+            signed_rank(&[1.0, 2.0, 3.0, 4.0, 5.0]).1
+        );
+        // Zeros are dropped; none left: p = 1.
+        assert_eq!(signed_rank(&[0.0, 0.0]), (0.0, 1.0));
+        assert_eq!(signed_rank(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]).1, 0.0625);
+        // Ties (|1| twice): the normal approximation, W+ = 1.5 + 3 + 4 = 8.5 of 10,
+        // var = 4*5*9/24 - 6/48 = 7.375, z = (8.5 - 5)/2.7157 = 1.289 (scipy: p = 0.197).
+        let (w, p) = signed_rank(&[1.0, -1.0, 3.0, 4.0]);
+        assert_eq!(w, 8.5);
+        let z: f64 = (8.5 - 5.0) / 7.375f64.sqrt();
+        assert!((p - 2.0 * normal_sf(z)).abs() < 1e-12, "{p}");
+        assert!((p - 0.197).abs() < 2e-3, "{p}");
     }
 
     #[test]
