@@ -200,8 +200,14 @@ impl ServerProcess {
         cfg: &crate::profile::ServerConfig,
     ) -> io::Result<ServerProcess> {
         let (mut cmd, bind) = match veth {
-            None => (Command::new(exe), SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
-            Some(v) => (v.exec_in_server(exe), SocketAddr::from((veth::SERVER_ADDR, 0))),
+            None => (
+                Command::new(exe),
+                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            ),
+            Some(v) => (
+                v.exec_in_server(exe),
+                SocketAddr::from((veth::SERVER_ADDR, 0)),
+            ),
         };
         cmd.arg("serve")
             .args(["--model", model.name()])

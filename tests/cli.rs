@@ -123,11 +123,17 @@ fn one_allowed_cpu_warns_and_still_runs() {
         c
     };
     let out = on_cpu0(&["env"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("server cores  0\nclient cores  0\n")
-            && text.contains("WARNING       only CPU 0 is available: server and load generator share it"),
+            && text.contains(
+                "WARNING       only CPU 0 is available: server and load generator share it"
+            ),
         "{text}"
     );
     let dir = std::env::temp_dir().join(format!("one-cpu-{}", std::process::id()));
@@ -144,17 +150,39 @@ fn one_allowed_cpu_warns_and_still_runs() {
         &mut line,
     )
     .unwrap();
-    let addr = line.trim().strip_prefix("listening on ").expect("listening").to_owned();
-    let out = on_cpu0(&["load", "--target", &addr, "--path", "/f", "--requests", "300", "--cores", "0", "--json"])
-        .output()
-        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening")
+        .to_owned();
+    let out = on_cpu0(&[
+        "load",
+        "--target",
+        &addr,
+        "--path",
+        "/f",
+        "--requests",
+        "300",
+        "--cores",
+        "0",
+        "--json",
+    ])
+    .output()
+    .unwrap();
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(server.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     );
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((j["requests"].as_u64(), j["errors"].as_u64()), (Some(300), Some(0)));
+    assert_eq!(
+        (j["requests"].as_u64(), j["errors"].as_u64()),
+        (Some(300), Some(0))
+    );
 }

@@ -417,7 +417,11 @@ fn many_connections_is_rejudged_under_think_time() {
         "server_wan: does not hold",
         "server_wan/mp: throughput at 1024 conns = 1.00× that at 64 conns",
     ] {
-        assert!(f.evidence.iter().any(|e| e == line), "{line}: {:?}", f.evidence);
+        assert!(
+            f.evidence.iter().any(|e| e == line),
+            "{line}: {:?}",
+            f.evidence
+        );
     }
     // A WAN run that shows the paper's curve: holds on both.
     put(&c, "server_wan/mp/1024", 40e3);

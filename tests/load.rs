@@ -290,7 +290,11 @@ fn think_time_idles_each_connection_for_its_mean_and_excludes_it_from_latency() 
         .sum::<Duration>()
         / 2;
     let thinking = r.elapsed.saturating_sub(busy).as_secs_f64();
-    assert!((0.34..0.55).contains(&thinking), "think {thinking:.3} s over {:?}", r.elapsed);
+    assert!(
+        (0.34..0.55).contains(&thinking),
+        "think {thinking:.3} s over {:?}",
+        r.elapsed
+    );
     assert!(
         r.latency_us().p50 < 1000.0,
         "latency counts from the send, not the think: {:?}",

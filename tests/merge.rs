@@ -80,15 +80,27 @@ fn two_loads_merged_equal_the_union_of_their_raw_latencies() {
     assert_eq!(merged.requests, 50_000);
     assert_eq!(union.len(), 50_000);
     assert_eq!(merged.errors, 0);
-    let slowest = runs.iter().map(|r| r.elapsed.as_secs_f64()).fold(0.0, f64::max);
-    assert!((merged.elapsed_s - slowest).abs() < 1e-6, "the slowest host's elapsed time");
+    let slowest = runs
+        .iter()
+        .map(|r| r.elapsed.as_secs_f64())
+        .fold(0.0, f64::max);
+    assert!(
+        (merged.elapsed_s - slowest).abs() < 1e-6,
+        "the slowest host's elapsed time"
+    );
     eprintln!("            p50 µs    p99 µs    max µs   requests");
     for (name, r) in ["host a", "host b"].iter().zip(&runs) {
         let l = r.latency_us();
-        eprintln!("{name:10} {:9.1} {:9.1} {:9.1} {:10}", l.p50, l.p99, l.max, r.ok);
+        eprintln!(
+            "{name:10} {:9.1} {:9.1} {:9.1} {:10}",
+            l.p50, l.p99, l.max, r.ok
+        );
     }
     let l = &merged.latency_us;
-    eprintln!("merged     {:9.1} {:9.1} {:9.1} {:10}", l.p50, l.p99, l.max, merged.requests);
+    eprintln!(
+        "merged     {:9.1} {:9.1} {:9.1} {:10}",
+        l.p50, l.p99, l.max, merged.requests
+    );
     let raw = |q: f64| quantile(&union, q) as f64 / 1e3;
     eprintln!(
         "raw union  {:9.1} {:9.1} {:9.1} {:10}",
@@ -97,9 +109,17 @@ fn two_loads_merged_equal_the_union_of_their_raw_latencies() {
         raw(1.0),
         union.len()
     );
-    for (what, hist, q) in [("p50", l.p50, 0.5), ("p90", l.p90, 0.9), ("p99", l.p99, 0.99), ("max", l.max, 1.0)] {
+    for (what, hist, q) in [
+        ("p50", l.p50, 0.5),
+        ("p90", l.p90, 0.9),
+        ("p99", l.p99, 0.99),
+        ("max", l.max, 1.0),
+    ] {
         let exact = quantile(&union, q);
-        assert!(close(hist, exact), "{what}: merged {hist} µs, raw union {exact} ns");
+        assert!(
+            close(hist, exact),
+            "{what}: merged {hist} µs, raw union {exact} ns"
+        );
     }
     assert!(close(l.min, union[0]), "min");
     std::fs::remove_dir_all(&dir).expect("remove logs");
@@ -111,23 +131,39 @@ fn load_writes_a_log_that_merge_reads() {
     let cfg = Profile::load("ci").expect("ci profile").server;
     let server = ServerProcess::start(Path::new(EXE), Model::Mt, w.docroot.path(), &[], &cfg)
         .expect("start mt");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("load-log-{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("load-log-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let log = dir.join("one.hlog");
     let out = Command::new(EXE)
         .args(["load", "--target", &server.addr.to_string(), "--path"])
         .arg(&w.files[0].path)
-        .args(["--requests", "500", "--conns", "4", "--think-time", "200us", "--json"])
+        .args([
+            "--requests",
+            "500",
+            "--conns",
+            "4",
+            "--think-time",
+            "200us",
+            "--json",
+        ])
         .arg("--hist-log")
         .arg(&log)
         .args(["--hist-tag", "loader one"])
         .output()
         .expect("run threadbench load");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run: LoadJson = serde_json::from_slice(&out.stdout).expect("load --json");
     assert!(server.stop().expect("stop"));
     let text = std::fs::read_to_string(&log).expect("the log");
-    assert!(text.contains("#[StartTime: ") && text.contains("\nTag=loader_one,0.000,"), "{text}");
+    assert!(
+        text.contains("#[StartTime: ") && text.contains("\nTag=loader_one,0.000,"),
+        "{text}"
+    );
     // One host merged is that host: the same figures `load` printed.
     let merged = merge_json(&[&log]);
     assert_eq!(merged.requests, 500);
@@ -144,6 +180,7 @@ fn load_writes_a_log_that_merge_reads() {
         .output()
         .expect("merge");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not written by `threadbench load --hist-log`"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("not written by `threadbench load --hist-log`"));
     std::fs::remove_dir_all(&dir).expect("remove");
 }

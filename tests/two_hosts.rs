@@ -26,7 +26,13 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// `ip netns list` and `ip link`, or why they cannot be read or namespaces made here.
 fn net_state() -> Result<(Vec<String>, String), String> {
-    if !nix::unistd::geteuid().is_root() {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the effective user.
+    if std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        != 0
+    {
         return Err("not root: network namespaces need CAP_SYS_ADMIN".into());
     }
     let links = Command::new("ip")
@@ -77,7 +83,11 @@ fn the_script_serves_and_loads_across_the_pair_and_removes_it() {
     let j: LoadJson = serde_json::from_str(line.trim()).expect("load --json");
     assert_eq!((j.requests, j.errors), (3000, 0), "{err}");
     assert!(err.contains("on 10.77.0.1:"), "{err}");
-    assert_eq!(net_state().expect("state"), before, "two-hosts.sh left something");
+    assert_eq!(
+        net_state().expect("state"),
+        before,
+        "two-hosts.sh left something"
+    );
 }
 
 #[test]
@@ -104,7 +114,10 @@ fn ctrl_c_leaves_no_namespace_link_or_process() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
-    assert!(veth::list_netns().unwrap().contains(&server_ns), "never started");
+    assert!(
+        veth::list_netns().unwrap().contains(&server_ns),
+        "never started"
+    );
     // Ctrl-C in a terminal: SIGINT to the foreground process group.
     killpg(pgid, Signal::SIGINT).expect("SIGINT");
     let status = child.wait().expect("wait");
@@ -139,16 +152,26 @@ fn the_bench_pair_carries_a_measured_load_and_never_stays_half_built() {
     assert_eq!(server.addr.ip(), veth::SERVER_ADDR);
     // Not loopback: refused until the spec goes through the client namespace.
     let mut spec = e2e::spec_for(server.addr, &w, 8, ConnMode::KeepAlive, &[]);
-    assert!(threadbench::load::run(&spec).is_err(), "refused: not loopback");
+    let refused = threadbench::load::run(&spec).expect_err("not loopback");
+    assert!(
+        refused.to_string().contains("not a loopback address"),
+        "{refused}"
+    );
     pair.client_side(&mut spec);
     let mut side = SideMetrics::start(server.pid());
     let o = e2e::run_requests(&spec, 2000, &mut side).expect("load across the pair");
     assert!(o.checked(2000) > Duration::ZERO);
-    let rec = side.finish("server_conns", "sped", Some(8), 0.9).expect("record");
+    let rec = side
+        .finish("server_conns", "sped", Some(8), 0.9)
+        .expect("record");
     assert!(rec.server_cpu_us_per_req > 0.0, "{rec:?}");
     assert!(server.stop().expect("stop"));
     drop(pair);
-    assert_eq!(net_state().expect("state"), before, "the pair outlived its drop");
+    assert_eq!(
+        net_state().expect("state"),
+        before,
+        "the pair outlived its drop"
+    );
 
     // A pair whose second namespace cannot be made (its name is taken) removes the first.
     let n: u32 = {
@@ -168,6 +191,10 @@ fn the_bench_pair_carries_a_measured_load_and_never_stays_half_built() {
     assert!(
         !left.contains(&format!("tb{}s{}", std::process::id(), n + 1)),
         "half-built pair left {left:?}"
+    );
+    assert!(
+        left.contains(&taken),
+        "the failed pair deleted a namespace it had not made"
     );
     assert_eq!(net_state().expect("state"), before);
 }

@@ -37,6 +37,8 @@ pub struct VethPair {
     pub server_ns: String,
     /// The load generator's namespace (and the name of its veth end).
     pub client_ns: String,
+    /// The namespaces this pair made (deleted on drop; a name that was taken is not ours).
+    made: Vec<String>,
 }
 
 /// Runs `ip <args>`; an error quotes its stderr.
@@ -101,13 +103,16 @@ impl VethPair {
         let n = N.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         // Owned before the first step: a failure half-way drops (deletes) what exists.
-        let pair = VethPair {
+        let mut pair = VethPair {
             server_ns: format!("tb{pid}s{n}"),
             client_ns: format!("tb{pid}c{n}"),
+            made: Vec::new(),
         };
+        for ns in [pair.server_ns.clone(), pair.client_ns.clone()] {
+            ip(&["netns", "add", &ns])?;
+            pair.made.push(ns);
+        }
         let (s, c) = (pair.server_ns.as_str(), pair.client_ns.as_str());
-        ip(&["netns", "add", s])?;
-        ip(&["netns", "add", c])?;
         ip(&[
             "link", "add", s, "netns", s, "type", "veth", "peer", "name", c, "netns", c,
         ])?;
@@ -142,11 +147,9 @@ impl VethPair {
 
 impl Drop for VethPair {
     fn drop(&mut self) {
-        for ns in [&self.server_ns, &self.client_ns] {
-            if Path::new(NETNS_DIR).join(ns).exists() {
-                if let Err(e) = ip(&["netns", "del", ns]) {
-                    eprintln!("threadbench: warning: {e}");
-                }
+        for ns in &self.made {
+            if let Err(e) = ip(&["netns", "del", ns]) {
+                eprintln!("threadbench: warning: {e}");
             }
         }
     }

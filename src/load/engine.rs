@@ -121,7 +121,9 @@ impl Idle {
         };
         if self.armed != Some(at) {
             // A zero expiration would disarm the timer: at least 1 µs.
-            let left = at.saturating_duration_since(now).max(Duration::from_micros(1));
+            let left = at
+                .saturating_duration_since(now)
+                .max(Duration::from_micros(1));
             timer.set(
                 Expiration::OneShot(TimeSpec::from_duration(left)),
                 TimerSetTimeFlags::empty(),

@@ -46,14 +46,23 @@ struct Counts {
 }
 
 fn bad(path: &Path, m: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("{}: {m}", path.display()))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}: {m}", path.display()),
+    )
 }
 
 /// A tag the log format accepts (no `,`, space, CR or LF): other characters become `_`.
 pub fn clean_tag(s: &str) -> String {
     let t: String = s
         .chars()
-        .map(|c| if matches!(c, ',' | ' ' | '\r' | '\n') { '_' } else { c })
+        .map(|c| {
+            if matches!(c, ',' | ' ' | '\r' | '\n') {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     if t.is_empty() {
         "host".into()
@@ -109,7 +118,8 @@ pub fn write(path: &Path, r: &LoadReport, tag: &str) -> io::Result<()> {
         )
         .map_err(|e| io::Error::other(format!("serialising the histogram: {e}")))?;
     }
-    std::fs::write(path, buf).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    std::fs::write(path, buf)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// One host's log: its tag and its run (`latency_ns` from the log's histograms).
@@ -239,10 +249,16 @@ mod tests {
         // 3 of 10 at ≤ 3 µs: the union's median is 50 µs (an average of the two medians
         // would say 26 µs).
         let us = m.latency_us();
-        assert!((us.p50 - 50.0).abs() < 0.1 && (us.min - 1.0).abs() < 0.01, "{us:?}");
+        assert!(
+            (us.p50 - 50.0).abs() < 0.1 && (us.min - 1.0).abs() < 0.01,
+            "{us:?}"
+        );
         std::fs::write(&b, text.replace("#threadbench: ", "#other: ")).unwrap();
         let e = read(&b).err().expect("no counts line").to_string();
-        assert!(e.contains("not written by `threadbench load --hist-log`"), "{e}");
+        assert!(
+            e.contains("not written by `threadbench load --hist-log`"),
+            "{e}"
+        );
         std::fs::write(&b, text.replace("\"ok\":3", "\"ok\":4")).unwrap();
         let e = read(&b).err().expect("counts disagree").to_string();
         assert!(e.contains("holds 3 latencies but the run counted 4"), "{e}");

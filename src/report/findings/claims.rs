@@ -402,10 +402,7 @@ pub const FLAT_KEEP_MIN: f64 = 0.8;
 /// between requests, as the paper's WAN test measured it) where it was measured; it holds
 /// when it holds on every group judged.
 fn many_connections(r: &Results) -> Judged {
-    match (
-        decline(r, Group::ServerConns),
-        decline(r, Group::ServerWan),
-    ) {
+    match (decline(r, Group::ServerConns), decline(r, Group::ServerWan)) {
         (Ok((mut ev, a)), Ok((wan, b))) => {
             ev.push(format!("{}: {}", Group::ServerConns, holds_word(a)));
             ev.extend(wan);
@@ -413,11 +410,19 @@ fn many_connections(r: &Results) -> Judged {
             Ok((ev, a && b))
         }
         (Ok((mut ev, a)), Err(why)) => {
-            ev.push(format!("{} not judged: {}", Group::ServerWan, unjudged_text(&why)));
+            ev.push(format!(
+                "{} not judged: {}",
+                Group::ServerWan,
+                unjudged_text(&why)
+            ));
             Ok((ev, a))
         }
         (Err(why), Ok((mut ev, b))) => {
-            ev.push(format!("{} not judged: {}", Group::ServerConns, unjudged_text(&why)));
+            ev.push(format!(
+                "{} not judged: {}",
+                Group::ServerConns,
+                unjudged_text(&why)
+            ));
             Ok((ev, b))
         }
         (Err(why), Err(_)) => Err(why),
