@@ -3,7 +3,10 @@
 //! keys choose which a group runs):
 //! `server_file_size/<model>/<bytes>` (Connection: close), `server_conns/<model>/<n_conns>`
 //! (keep-alive, 1 KiB), `server_specweb/<model>` (SPECweb96 set, warm cache) and
-//! `server_disk/<model>/<kib>` (page cache evicted before each batch).
+//! `server_disk/<model>/<kib>` (page cache evicted before each batch) and
+//! `server_wan/<model>/<n_conns>` (keep-alive, 1 KiB, each connection thinking
+//! `[params] wan_think_time_us` on average between requests: the Flash paper's WAN test, many
+//! persistent and mostly idle connections standing in for slow clients).
 //! In `server_disk` the server's mapped-file cache, summed over mp's processes (and sped_n's
 //! loops), is a quarter of
 //! the set: as in the Flash paper's disk-bound test, where the set exceeded memory, most
@@ -12,16 +15,19 @@
 //! One iteration = one validated request. The server is `threadbench serve` (or the real
 //! server, from a configuration written for the run) on the server cores; the load runs here
 //! on the client cores. A reference lane whose program is missing is skipped with one line
-//! naming its Debian package. See `threadbench::e2e` and `threadbench::reference`.
+//! naming its Debian package. With `[cores] network = "veth"` the server runs in a network
+//! namespace of its own and the load in another (`threadbench::e2e::veth`; our models only).
+//! See `threadbench::e2e` and `threadbench::reference`.
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, SamplingMode, Throughput};
+use threadbench::e2e::veth::{self, VethPair};
 use threadbench::e2e::{self, SideMetrics};
 use threadbench::harness::Suite;
 use threadbench::ids::Group;
 use threadbench::load::workload::{self, Workload};
 use threadbench::load::ConnMode;
-use threadbench::profile::Params;
+use threadbench::profile::{Network, Params};
 use threadbench::reference::{Lane, Policy, RefServer};
 use threadbench::report::results::SERVER_JSON;
 use threadbench::server::{sped_n, Model};
@@ -42,6 +48,8 @@ struct GroupSpec {
     mode: ConnMode,
     /// Evict the set before each batch and bound the server's mapped-file cache.
     disk: bool,
+    /// Each connection thinks `[params] wan_think_time_us` between requests.
+    think: bool,
     /// The file set at parameter `p`.
     workload: fn(&Params, Option<u64>) -> std::io::Result<Workload>,
     /// Connections at parameter `p`.
@@ -50,12 +58,13 @@ struct GroupSpec {
     throughput: fn(Option<u64>) -> Throughput,
 }
 
-const GROUPS: [GroupSpec; 4] = [
+const GROUPS: [GroupSpec; 5] = [
     GroupSpec {
         group: Group::ServerFileSize,
         swept: true,
         mode: ConnMode::Close,
         disk: false,
+        think: false,
         workload: |_, p| workload::single(p.unwrap_or(1024)),
         conns: |params, _| params.server_conns as usize,
         throughput: |p| Throughput::Bytes(p.unwrap_or(0)),
@@ -65,6 +74,7 @@ const GROUPS: [GroupSpec; 4] = [
         swept: true,
         mode: ConnMode::KeepAlive,
         disk: false,
+        think: false,
         workload: |_, _| workload::single(1024),
         conns: |_, p| p.unwrap_or(1) as usize,
         throughput: |_| Throughput::Bytes(1024),
@@ -74,6 +84,7 @@ const GROUPS: [GroupSpec; 4] = [
         swept: false,
         mode: ConnMode::KeepAlive,
         disk: false,
+        think: false,
         workload: |params, _| workload::specweb96(params.specweb_dirs as usize, 1996),
         conns: |params, _| params.server_conns as usize,
         throughput: |_| Throughput::Elements(1),
@@ -83,9 +94,20 @@ const GROUPS: [GroupSpec; 4] = [
         swept: true,
         mode: ConnMode::KeepAlive,
         disk: true,
+        think: false,
         workload: |params, p| workload::disk(p.unwrap_or(4) * 1024, params.disk_files as usize),
         conns: |params, _| params.server_conns as usize,
         throughput: |p| Throughput::Bytes(p.unwrap_or(0) * 1024),
+    },
+    GroupSpec {
+        group: Group::ServerWan,
+        swept: true,
+        mode: ConnMode::KeepAlive,
+        disk: false,
+        think: true,
+        workload: |_, _| workload::single(1024),
+        conns: |_, p| p.unwrap_or(1) as usize,
+        throughput: |_| Throughput::Bytes(1024),
     },
 ];
 
@@ -146,7 +168,8 @@ fn missing_reference_lanes(suite: &Suite) -> Vec<RefServer> {
         .collect()
 }
 
-/// One (group, lane, param) benchmark against a server started for it.
+/// One (group, lane, param) benchmark against a server started for it (across `veth` in
+/// the two-host mode).
 fn bench_one(
     suite: &Suite,
     group: &mut BenchmarkGroup<'_, WallTime>,
@@ -154,6 +177,7 @@ fn bench_one(
     lane: Lane,
     param: Option<u64>,
     w: &Workload,
+    veth: Option<&VethPair>,
 ) {
     let id = spec.group.id(lane.name(), param);
     let mut cfg = suite.profile.server.clone();
@@ -176,10 +200,18 @@ fn bench_one(
         probe,
         &suite.plan.server,
         &cfg,
+        veth,
     )
     .unwrap_or_else(|e| panic!("{id}: start the server: {e}"));
-    let conns = (spec.conns)(&suite.profile.params, param);
-    let load = e2e::spec_for(server.addr, w, conns, spec.mode, &suite.plan.client);
+    let params = &suite.profile.params;
+    let conns = (spec.conns)(params, param);
+    let mut load = e2e::spec_for(server.addr, w, conns, spec.mode, &suite.plan.client);
+    if spec.think {
+        load.think_time = Some(std::time::Duration::from_micros(params.wan_think_time_us));
+    }
+    if let Some(v) = veth {
+        v.client_side(&mut load);
+    }
     let mut side = SideMetrics::start(server.pid());
     group.bench_function(bench_id(lane, param), |b| {
         b.iter_custom(|iters| {
@@ -206,6 +238,7 @@ fn bench_one(
     }
     let Some(mut rec) = rec else { return };
     rec.policy = Some(Policy::of(&cfg).describe());
+    rec.network = veth.map(|_| Network::Veth.name().to_owned());
     if rec.client_bound {
         eprintln!(
             "threadbench: {id}: client-bound (client CPU {:.0} %)",
@@ -215,13 +248,30 @@ fn bench_one(
     suite.save(SERVER_JSON, vec![rec]);
 }
 
-/// Every group × point × lane the filter selects (lanes in `missing` skipped); under `--list`
-/// only the ids (no file set generated, no server started).
-fn run_groups(suite: &Suite, c: &mut criterion::Criterion, missing: &[RefServer]) {
+/// Whether the filter selects any server benchmark to measure.
+fn measures_any(suite: &Suite) -> bool {
+    GROUPS.iter().any(|spec| {
+        spec.params(suite).into_iter().any(|p| {
+            lanes(suite, spec.group)
+                .iter()
+                .any(|l| suite.measures(&spec.group.id(l.name(), p)))
+        })
+    })
+}
+
+/// Every group × point × lane the filter selects (lanes in `missing` skipped; across `veth`
+/// our models only); under `--list` only the ids (no file set generated, no server started).
+fn run_groups(
+    suite: &Suite,
+    c: &mut criterion::Criterion,
+    missing: &[RefServer],
+    veth: Option<&VethPair>,
+) {
     let params = suite.profile.params.clone();
     // A model this machine cannot run (uring without io_uring) is skipped, with one line the
     // first time the filter selects it.
     let mut skipped: Vec<Model> = Vec::new();
+    let mut said_veth = false;
     let mut runs_here = |m: Model| match m.available() {
         Ok(()) => true,
         Err(why) => {
@@ -248,6 +298,15 @@ fn run_groups(suite: &Suite, c: &mut criterion::Criterion, missing: &[RefServer]
                 .copied()
                 .filter(|l| !matches!(l, Lane::Reference(r) if missing.contains(r)))
                 .filter(|l| suite.measures(&spec.group.id(l.name(), p)))
+                .filter(|l| match (l, veth) {
+                    (Lane::Reference(_), Some(_)) => {
+                        if !std::mem::replace(&mut said_veth, true) {
+                            eprintln!("threadbench: SKIPPING the reference lanes: network = \"veth\" runs our models only");
+                        }
+                        false
+                    }
+                    _ => true,
+                })
                 .filter(|l| !matches!(l, Lane::Model(m) if !runs_here(*m)))
                 .collect();
             if run.is_empty() {
@@ -256,7 +315,7 @@ fn run_groups(suite: &Suite, c: &mut criterion::Criterion, missing: &[RefServer]
             let w = (spec.workload)(&params, p).expect("generate the file set");
             group.throughput((spec.throughput)(p));
             for lane in run {
-                bench_one(suite, &mut group, spec, lane, p, &w);
+                bench_one(suite, &mut group, spec, lane, p, &w, veth);
             }
         }
         group.finish();
@@ -298,12 +357,45 @@ fn main() {
         Ok(_) => {}
         Err(e) => eprintln!("threadbench: warning: cannot sweep stale docroots: {e}"),
     }
-    let missing = if suite.listing() {
+    // The two-host mode: a pair of network namespaces for the whole run, made only when a
+    // server benchmark is measured.
+    let stale = if suite.listing() {
+        Vec::new()
+    } else {
+        veth::sweep_stale()
+    };
+    if !stale.is_empty() {
+        eprintln!("threadbench: removed network namespaces left by killed runs: {stale:?}");
+    }
+    let two_hosts = suite.profile.cores.network == Network::Veth;
+    let veth = if two_hosts && measures_any(&suite) {
+        match VethPair::create() {
+            Ok(v) => {
+                eprintln!(
+                    "threadbench: network = \"veth\": server in namespace {} ({}), load in {} ({})",
+                    v.server_ns,
+                    veth::SERVER_ADDR,
+                    v.client_ns,
+                    veth::CLIENT_ADDR
+                );
+                Some(v)
+            }
+            Err(e) => {
+                eprintln!("threadbench: SKIPPING the server benches: network = \"veth\" needs two network namespaces (root, CONFIG_NET_NS, iproute2): {e}");
+                suite.finish(c);
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    let missing = if suite.listing() || two_hosts {
         Vec::new()
     } else {
         missing_reference_lanes(&suite)
     };
-    run_groups(&suite, &mut c, &missing);
+    run_groups(&suite, &mut c, &missing, veth.as_ref());
+    drop(veth);
 
     // Hygiene: every server (and anything it forked) is gone before the run ends.
     let me = std::process::id() as i32;

@@ -28,6 +28,7 @@ page=$(figures)
 
 listed=$(cargo bench -- --list 2>/dev/null)
 for id in spawn/fork_exit_wait spawn_rss/fork_exit_wait/64 server_conns/sped/64 server_specweb/amped \
+  server_wan/sped/64 server_wan/mp/256 \
   server_conns/apache_prefork/64 server_specweb/nginx; do
   grep -qx "$id: benchmark" <<<"$listed" || fail "--list does not list $id"
 done

@@ -25,7 +25,14 @@
 //! signals it, reaps its whole process group and checks that nothing of it is left. A lane
 //! is one of ours or a real server: [`start_lane`].
 //!
-//! It does not measure: the server's start-up, or anything over a real network.
+//! With the profile's `[cores] network = "veth"` the server runs in a network namespace of
+//! its own and the load in another ([`veth`]): the same groups over a real network path.
+//!
+//! It does not measure: the server's start-up, or a physical network (a veth link has no
+//! wire, NIC or interrupt moderation: see `scripts/two-hosts.sh` and the README for two
+//! machines).
+
+pub mod veth;
 
 use crate::blocks::Outcome;
 use crate::load::workload::{TempDocroot, Workload};
@@ -179,12 +186,34 @@ impl ServerProcess {
         cores: &[usize],
         cfg: &crate::profile::ServerConfig,
     ) -> io::Result<ServerProcess> {
-        let mut cmd = Command::new(exe);
+        Self::start_on(None, exe, model, docroot, cores, cfg)
+    }
+
+    /// [`Self::start`], on loopback (`veth` = `None`) or in the server namespace of `veth`,
+    /// bound to its address.
+    pub fn start_on(
+        veth: Option<&veth::VethPair>,
+        exe: &Path,
+        model: Model,
+        docroot: &Path,
+        cores: &[usize],
+        cfg: &crate::profile::ServerConfig,
+    ) -> io::Result<ServerProcess> {
+        let (mut cmd, bind) = match veth {
+            None => (
+                Command::new(exe),
+                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            ),
+            Some(v) => (
+                v.exec_in_server(exe),
+                SocketAddr::from((veth::SERVER_ADDR, 0)),
+            ),
+        };
         cmd.arg("serve")
             .args(["--model", model.name()])
             .arg("--docroot")
             .arg(docroot)
-            .args(["--bind", "127.0.0.1:0"])
+            .args(["--bind", &bind.to_string()])
             .args(["--processes", &cfg.processes.to_string()])
             .args(["--threads", &cfg.threads.to_string()])
             .args(["--helpers", &cfg.helpers.to_string()])
@@ -284,8 +313,9 @@ pub fn sweep_stale_reference_servers() -> Vec<i32> {
     killed
 }
 
-/// Starts `lane`: one of our models as `exe serve` ([`ServerProcess::start`]), or a real
-/// server ([`ServerProcess::start_reference`], probed with `GET probe_path`).
+/// Starts `lane`: one of our models as `exe serve` ([`ServerProcess::start_on`], on loopback
+/// or across `veth`), or a real server ([`ServerProcess::start_reference`], probed with
+/// `GET probe_path`; loopback only).
 pub fn start_lane(
     lane: Lane,
     exe: &Path,
@@ -293,10 +323,17 @@ pub fn start_lane(
     probe_path: &str,
     cores: &[usize],
     cfg: &crate::profile::ServerConfig,
+    veth: Option<&veth::VethPair>,
 ) -> io::Result<ServerProcess> {
-    match lane {
-        Lane::Model(m) => ServerProcess::start(exe, m, docroot, cores, cfg),
-        Lane::Reference(r) => ServerProcess::start_reference(r, docroot, probe_path, cores, cfg),
+    match (lane, veth) {
+        (Lane::Model(m), _) => ServerProcess::start_on(veth, exe, m, docroot, cores, cfg),
+        (Lane::Reference(r), None) => {
+            ServerProcess::start_reference(r, docroot, probe_path, cores, cfg)
+        }
+        (Lane::Reference(r), Some(_)) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{r}: the reference lanes run on loopback only (network = \"veth\")"),
+        )),
     }
 }
 
@@ -493,6 +530,7 @@ impl SideMetrics {
             latency_hist_ns: log_buckets(&self.hist),
             run_id: String::new(),
             policy: None,
+            network: None,
         })
     }
 }

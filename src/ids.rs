@@ -24,13 +24,14 @@ pub enum Group {
     ServerConns,
     ServerSpecweb,
     ServerDisk,
+    ServerWan,
     ModelsToyshop,
     LatencyHiding,
     Matmul,
 }
 
 impl Group {
-    pub const ALL: [Group; 19] = [
+    pub const ALL: [Group; 20] = [
         Group::Spawn,
         Group::SpawnRss,
         Group::CtxSwitchSameCore,
@@ -47,6 +48,7 @@ impl Group {
         Group::ServerConns,
         Group::ServerSpecweb,
         Group::ServerDisk,
+        Group::ServerWan,
         Group::ModelsToyshop,
         Group::LatencyHiding,
         Group::Matmul,
@@ -71,6 +73,7 @@ impl Group {
             Group::ServerConns => "server_conns",
             Group::ServerSpecweb => "server_specweb",
             Group::ServerDisk => "server_disk",
+            Group::ServerWan => "server_wan",
             Group::ModelsToyshop => "models_toyshop",
             Group::LatencyHiding => "latency_hiding",
             Group::Matmul => "matmul",
@@ -95,6 +98,7 @@ impl Group {
             Group::ServerFileSize => &[1024, 8192, 65536, 262144],
             Group::ServerConns => &[1, 16, 64, 256, 1024],
             Group::ServerDisk => &[4, 64],
+            Group::ServerWan => &[64, 256, 1024],
             Group::LatencyHiding => &[0, 5, 10, 20, 50, 100, 200],
             Group::Matmul => &[1, 2, 3, 4],
             Group::Spawn
@@ -109,7 +113,11 @@ impl Group {
     pub fn is_server(self) -> bool {
         matches!(
             self,
-            Group::ServerFileSize | Group::ServerConns | Group::ServerSpecweb | Group::ServerDisk
+            Group::ServerFileSize
+                | Group::ServerConns
+                | Group::ServerSpecweb
+                | Group::ServerDisk
+                | Group::ServerWan
         )
     }
 
@@ -123,7 +131,7 @@ impl Group {
             CtxSwitchSameCore | CtxSwitchCrossCore | CtxSwitchWs => "context_switch",
             SyncThreads | SyncCriticalSection | SyncFalseSharing | SyncQueue => "sync",
             EventScanFds | EventScanActive | EventRegister => "event_scan",
-            ServerFileSize | ServerConns | ServerSpecweb | ServerDisk => "server",
+            ServerFileSize | ServerConns | ServerSpecweb | ServerDisk | ServerWan => "server",
             ModelsToyshop | LatencyHiding | Matmul => "models",
         }
     }

@@ -334,6 +334,34 @@ mod tests {
         assert_eq!(plan.client, vec![4, 5, 6, 7]);
     }
 
+    /// `auto` on the machine classes the profiles target: every usable CPU used once, the
+    /// sides apart (sharing, with a warning, only on one CPU), the server taking the larger
+    /// half and the lower numbers, both halves contiguous.
+    #[test]
+    fn auto_plans_are_sensible_from_1_to_64_cpus() {
+        for n in [1usize, 2, 3, 4, 16, 64] {
+            let all: Vec<usize> = (0..n).collect();
+            let plan = CorePlan::resolve(&auto(), &auto(), &all, &all).unwrap();
+            if n == 1 {
+                assert_eq!((&plan.server, &plan.client), (&vec![0], &vec![0]));
+                assert!(plan.is_shared(), "1 CPU: {:?}", plan.warning);
+                continue;
+            }
+            assert_eq!(plan.warning, None, "{n} CPUs");
+            assert_eq!(plan.server.len(), n.div_ceil(2), "{n} CPUs: {plan:?}");
+            assert_eq!(plan.client.len(), n / 2, "{n} CPUs: {plan:?}");
+            let mut both: Vec<usize> = plan.server.iter().chain(&plan.client).copied().collect();
+            both.sort_unstable();
+            assert_eq!(both, all, "{n} CPUs: each used once");
+            assert_eq!(plan.server, (0..n.div_ceil(2)).collect::<Vec<_>>());
+        }
+        // A taskset of one CPU on a big machine is the one-CPU case, on that CPU.
+        let all: Vec<usize> = (0..64).collect();
+        let plan = CorePlan::resolve(&auto(), &auto(), &all, &[37]).unwrap();
+        assert!(plan.is_shared());
+        assert_eq!((plan.server, plan.client), (vec![37], vec![37]));
+    }
+
     #[test]
     fn auto_respects_allowed_set() {
         let all: Vec<usize> = (0..8).collect();

@@ -112,7 +112,7 @@ pub struct Timing {
     pub nresamples: usize,
 }
 
-/// `[cores]`: the core plan (see `pin.rs`).
+/// `[cores]`: the core plan (see `pin.rs`) and the network path between the sides.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cores {
@@ -120,6 +120,30 @@ pub struct Cores {
     pub server: CoreSpec,
     #[serde(default)]
     pub client: CoreSpec,
+    #[serde(default)]
+    pub network: Network,
+}
+
+/// `[cores] network`: how the server groups' load reaches the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// 127.0.0.1 in the bench's own network namespace.
+    #[default]
+    Loopback,
+    /// Two hosts: the server in one network namespace, the load in another, joined by a
+    /// veth pair (10.77.0.1 ↔ 10.77.0.2): a TCP stack per side, no loopback shortcuts.
+    Veth,
+}
+
+impl Network {
+    /// The word the profile and the report use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Loopback => "loopback",
+            Network::Veth => "veth",
+        }
+    }
 }
 
 /// `[server]`: pool sizes and handler limits of the end-to-end servers.
@@ -155,6 +179,29 @@ pub struct ServerConfig {
     /// The lanes every server group runs unless the group names its own (`None`: all).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<String>>,
+    /// Pools that scale with the machine: when set, `processes` (`threads`, `helpers`) is
+    /// this many per server core of the resolved core plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes_per_server_core: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads_per_server_core: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub helpers_per_server_core: Option<usize>,
+}
+
+impl ServerConfig {
+    /// Applies the `*_per_server_core` keys for a plan with `server_cores` server cores.
+    fn scale(&mut self, server_cores: usize) {
+        for (per_core, pool) in [
+            (self.processes_per_server_core, &mut self.processes),
+            (self.threads_per_server_core, &mut self.threads),
+            (self.helpers_per_server_core, &mut self.helpers),
+        ] {
+            if let Some(k) = per_core {
+                *pool = k * server_cores.max(1);
+            }
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -174,6 +221,9 @@ impl Default for ServerConfig {
             keepalive_timeout_ms: 60_000,
             send_timeout_ms: 60_000,
             models: None,
+            processes_per_server_core: None,
+            threads_per_server_core: None,
+            helpers_per_server_core: None,
         }
     }
 }
@@ -198,6 +248,8 @@ pub struct Params {
     pub disk_files: u64,
     /// server benches: connections for the groups that do not sweep them.
     pub server_conns: u64,
+    /// server_wan: mean think time of each connection between requests, in µs.
+    pub wan_think_time_us: u64,
 }
 
 impl Default for Params {
@@ -211,6 +263,7 @@ impl Default for Params {
             specweb_dirs: 4,
             disk_files: 256,
             server_conns: 32,
+            wan_think_time_us: 1000,
         }
     }
 }
@@ -494,6 +547,18 @@ impl Profile {
             ("server.processes", file.server.processes),
             ("server.threads", file.server.threads),
             ("server.helpers", file.server.helpers),
+            (
+                "server.processes_per_server_core",
+                file.server.processes_per_server_core.unwrap_or(1),
+            ),
+            (
+                "server.threads_per_server_core",
+                file.server.threads_per_server_core.unwrap_or(1),
+            ),
+            (
+                "server.helpers_per_server_core",
+                file.server.helpers_per_server_core.unwrap_or(1),
+            ),
             ("server.path_cache_entries", file.server.path_cache_entries),
             (
                 "server.header_timeout_ms",
@@ -514,6 +579,10 @@ impl Profile {
             ("params.server_conns", file.params.server_conns as usize),
             ("params.specweb_dirs", file.params.specweb_dirs as usize),
             ("params.disk_files", file.params.disk_files as usize),
+            (
+                "params.wan_think_time_us",
+                file.params.wan_think_time_us as usize,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key.into(), "must be at least 1"));
@@ -527,7 +596,7 @@ impl Profile {
             noise_threshold: c.noise_threshold.unwrap_or(0.02),
             nresamples: c.nresamples.unwrap_or(100_000),
         };
-        let profile = Profile {
+        let mut profile = Profile {
             name: name.to_owned(),
             path: path.to_owned(),
             description: file.description.unwrap_or_default(),
@@ -540,7 +609,8 @@ impl Profile {
             regression: file.regression,
             report: file.report,
         };
-        profile.core_plan()?;
+        let plan = profile.core_plan()?;
+        profile.server.scale(plan.server.len());
         Ok(profile)
     }
 
@@ -680,7 +750,7 @@ mod tests {
 
     #[test]
     fn shipped_profiles_load_and_cover_every_group() {
-        for name in ["default", "ci"] {
+        for name in ["default", "ci", "many-core"] {
             let p = Profile::load(name).unwrap_or_else(|e| panic!("{e}"));
             for group in Group::ALL {
                 assert!(
@@ -848,6 +918,30 @@ mod tests {
             let msg = parse(text).unwrap_err().to_string();
             assert!(msg.contains(key) && msg.contains(what), "{text}: {msg}");
         }
+    }
+
+    #[test]
+    fn network_and_per_core_pools() {
+        assert_eq!(parse("").unwrap().cores.network, Network::Loopback);
+        let p = parse("[cores]\nnetwork = \"veth\"\n").unwrap();
+        assert_eq!(p.cores.network, Network::Veth);
+        let msg = parse("[cores]\nnetwork = \"wifi\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("/x/t.toml") && msg.contains("network") && msg.contains("veth"),
+            "{msg}"
+        );
+        // Pools per server core follow the resolved plan (auto: half the CPUs, rounded up).
+        let p = parse("[server]\nprocesses = 3\nprocesses_per_server_core = 8\nthreads_per_server_core = 16\n").unwrap();
+        let server_cores = p.core_plan().unwrap().server.len();
+        assert_eq!(p.server.processes, 8 * server_cores);
+        assert_eq!(p.server.threads, 16 * server_cores);
+        assert_eq!(p.server.helpers, 4, "unscaled keys keep their value");
+        let msg = parse("[server]\nhelpers_per_server_core = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("server.helpers_per_server_core"), "{msg}");
     }
 
     #[test]

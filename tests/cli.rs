@@ -42,6 +42,7 @@ fn env_prints_every_field_and_leaves_env_json_alone() {
         "profile_name",
         "profile_path",
         "core_plan",
+        "network",
         "nofile_limit",
         "git_commit",
     ] {
@@ -104,4 +105,84 @@ fn bad_profile_file_names_file_and_key() {
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The 1-CPU path as `taskset -c 0` makes it on any machine: the plan shares CPU 0 between
+/// server and load with a warning, and a server and a load pinned by that plan still run.
+#[test]
+fn one_allowed_cpu_warns_and_still_runs() {
+    if Command::new("taskset").arg("--version").output().is_err() {
+        eprintln!("skipped: no taskset (util-linux)");
+        return;
+    }
+    let on_cpu0 = |args: &[&str]| {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", env!("CARGO_BIN_EXE_threadbench")])
+            .args(args)
+            .args(["--profile", "ci"]);
+        c
+    };
+    let out = on_cpu0(&["env"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("server cores  0\nclient cores  0\n")
+            && text.contains(
+                "WARNING       only CPU 0 is available: server and load generator share it"
+            ),
+        "{text}"
+    );
+    let dir = std::env::temp_dir().join(format!("one-cpu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("f"), [7u8; 512]).unwrap();
+    let mut serve = on_cpu0(&["serve", "--model", "mt", "--docroot", dir.to_str().unwrap()]);
+    let mut server = serve
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve on CPU 0");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening")
+        .to_owned();
+    let out = on_cpu0(&[
+        "load",
+        "--target",
+        &addr,
+        "--path",
+        "/f",
+        "--requests",
+        "300",
+        "--cores",
+        "0",
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (j["requests"].as_u64(), j["errors"].as_u64()),
+        (Some(300), Some(0))
+    );
 }

@@ -393,3 +393,50 @@ fn event_driven_vs_apache_names_its_lanes_and_what_was_not_measured() {
     );
     assert!(md.contains("| server_specweb/* | mt |"), "{md}");
 }
+
+#[test]
+fn many_connections_is_rejudged_under_think_time() {
+    let t = TempDir::new("wan");
+    fixture(&t, false);
+    let c = t.criterion();
+    // Under think time MP keeps its throughput and MT declines most: the claim holds on
+    // server_conns and not on server_wan, so not at all.
+    for (m, hi) in [
+        ("mp", 10e3),
+        ("mt", 30e3),
+        ("sped", 10.5e3),
+        ("amped", 10.6e3),
+    ] {
+        put(&c, &format!("server_wan/{m}/64"), 10e3);
+        put(&c, &format!("server_wan/{m}/1024"), hi);
+    }
+    let f = &findings(&t.load())[8];
+    assert_eq!(f.verdict, Verdict::DoesNotHold, "{:?}", f.evidence);
+    for line in [
+        "server_conns: holds",
+        "server_wan: does not hold",
+        "server_wan/mp: throughput at 1024 conns = 1.00× that at 64 conns",
+    ] {
+        assert!(
+            f.evidence.iter().any(|e| e == line),
+            "{line}: {:?}",
+            f.evidence
+        );
+    }
+    // A WAN run that shows the paper's curve: holds on both.
+    put(&c, "server_wan/mp/1024", 40e3);
+    put(&c, "server_wan/mt/1024", 15e3);
+    let f = &findings(&t.load())[8];
+    assert_eq!(f.verdict, Verdict::Holds, "{:?}", f.evidence);
+    // Without server_wan the claim is judged on server_conns and says what is missing.
+    std::fs::remove_dir_all(c.join("server_wan")).expect("remove");
+    let f = &findings(&t.load())[8];
+    assert_eq!(f.verdict, Verdict::Holds, "{:?}", f.evidence);
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.starts_with("server_wan not judged: ")),
+        "{:?}",
+        f.evidence
+    );
+}

@@ -291,3 +291,39 @@ fn open_loop_latency_counts_from_the_scheduled_time() {
         r.latency_ns.min()
     );
 }
+
+#[test]
+fn think_time_idles_each_connection_for_its_mean_and_excludes_it_from_latency() {
+    let srv = start(Behaviour::Good);
+    let mut s = spec(srv.addr);
+    s.conns = 2;
+    s.requests = Some(400);
+    s.think_time = Some(Duration::from_millis(2));
+    s.keep_latencies = true;
+    let r = run(&s).expect("load run");
+    assert_eq!((r.ok, r.errors.total()), (400, 0), "{:?}", r.errors);
+    // 200 requests per connection, each after an exponential think of mean 2 ms: ~400 ms
+    // (the mean of 400 draws is within ±15 % at 3 sigma), plus the responses' own time.
+    let busy: Duration = r
+        .raw_latencies_ns
+        .as_ref()
+        .expect("kept")
+        .iter()
+        .map(|&ns| Duration::from_nanos(ns))
+        .sum::<Duration>()
+        / 2;
+    let thinking = r.elapsed.saturating_sub(busy).as_secs_f64();
+    assert!(
+        (0.34..0.55).contains(&thinking),
+        "think {thinking:.3} s over {:?}",
+        r.elapsed
+    );
+    assert!(
+        r.latency_us().p50 < 1000.0,
+        "latency counts from the send, not the think: {:?}",
+        r.latency_us()
+    );
+    // Open loop and think time contradict each other.
+    s.rate = Some(100.0);
+    assert!(run(&s).is_err());
+}

@@ -191,6 +191,7 @@ fn the_launcher_starts_any_lane_and_a_missing_program_is_a_clear_error() {
         &w.files[0].path,
         &[],
         &profile.server,
+        None,
     )
     .expect("start sped");
     assert_eq!(e2e::probe(s.addr, &w.files[0].path).expect("probe"), 200);

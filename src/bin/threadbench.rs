@@ -23,6 +23,17 @@ struct Cli {
 enum Cmd {
     /// Drive an HTTP server with a closed- or open-loop load and validate every response.
     Load(Box<LoadArgs>),
+    /// Merge the interval logs of several `load --hist-log` runs (one per load host) into one
+    /// result: histograms added (percentiles are never averaged), requests, errors and bytes
+    /// summed, the slowest host's elapsed time. Prints what `load` prints.
+    Merge {
+        /// The logs, one per host (`load --hist-log FILE`).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Print one JSON object (the keys of `load --json`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Regenerate target/threadbench/index.html from the results saved so far.
     Report,
     /// Print the machine facts the suite records (writes nothing: bench runs write
@@ -345,6 +356,25 @@ struct LoadArgs {
     /// Allow a non-loopback target.
     #[arg(long)]
     allow_remote: bool,
+    /// Closed loop: each connection idles between a response and its next request, for a
+    /// time drawn from an exponential distribution with this mean (e.g. 1ms): many mostly
+    /// idle connections, as slow WAN clients.
+    #[arg(long, value_parser = parse_duration)]
+    think_time: Option<std::time::Duration>,
+    /// Seed of the think-time draws.
+    #[arg(long, default_value_t = 1999)]
+    seed: u64,
+    /// Start the clock at this Unix time in seconds (e.g. `$(( $(date +%s) + 10 ))`), after
+    /// probing: load hosts started over ssh at different moments then run side by side.
+    #[arg(long)]
+    start_at: Option<f64>,
+    /// Also write the latency histogram as an HdrHistogram interval log (start timestamp,
+    /// tagged with --hist-tag) for `threadbench merge`.
+    #[arg(long)]
+    hist_log: Option<std::path::PathBuf>,
+    /// The interval log's tag (default: this host's name).
+    #[arg(long)]
+    hist_tag: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -478,9 +508,33 @@ fn run_load(a: LoadArgs) -> Result<()> {
         checksum_every: a.checksum_every,
         allow_remote: a.allow_remote,
     };
-    let spec = plan.spec()?;
+    let mut spec = plan.spec()?;
+    spec.think_time = a.think_time;
+    spec.seed = a.seed;
+    if let Some(at) = a.start_at {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::try_from_secs_f64(at.max(0.0))?;
+        match at.duration_since(std::time::SystemTime::now()) {
+            Ok(wait) if wait > std::time::Duration::from_secs(24 * 3600) => {
+                anyhow::bail!("--start-at is more than a day away")
+            }
+            Ok(wait) => std::thread::sleep(wait),
+            Err(late) => eprintln!(
+                "threadbench: warning: --start-at passed {:.3} s ago: starting now",
+                late.duration().as_secs_f64()
+            ),
+        }
+    }
     let report = load::run(&spec).with_context(|| format!("loading {}", spec.addr))?;
-    if a.json {
+    if let Some(path) = &a.hist_log {
+        let tag = a.hist_tag.clone().unwrap_or_else(load::hist_log::host_tag);
+        load::hist_log::write(path, &report, &tag)?;
+    }
+    print_load(&report, a.json)
+}
+
+/// What `load` and `merge` print: the summary, or one JSON object.
+fn print_load(report: &threadbench::load::LoadReport, json: bool) -> Result<()> {
+    if json {
         println!("{}", serde_json::to_string(&report.json())?);
         if let Some((asked, got)) = report.rate_shortfall {
             eprintln!("threadbench: warning: rate not sustained: asked {asked:.0} req/s, achieved {got:.0} req/s");
@@ -555,6 +609,21 @@ fn parse_cli() -> Cli {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Load(a) => run_load(*a)?,
+        Cmd::Merge { files, json } => {
+            let logs = files
+                .iter()
+                .map(|f| threadbench::load::hist_log::read(f))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            for l in &logs {
+                eprintln!(
+                    "threadbench: {}: {} requests in {:.3} s",
+                    l.tag,
+                    l.report.ok,
+                    l.report.elapsed.as_secs_f64()
+                );
+            }
+            print_load(&threadbench::load::hist_log::merge(&logs), json)?;
+        }
         Cmd::Report => {
             let path = threadbench::report::html::regenerate(
                 &threadbench::report::results::Paths::from_env(),

@@ -3,15 +3,28 @@
 //!
 //! Each request is claimed from a shared budget before it is sent, and ends as exactly one
 //! success or one counted error, so a run with `requests = N` accounts for N requests.
+//!
+//! With a think time a connection rests after each request ([`Idle`]) until a draw from an
+//! exponential distribution has passed; a timerfd in the epoll set wakes the thread for the
+//! earliest such connection (epoll's own timeout counts in whole milliseconds, which would
+//! stretch a 1 ms mean think time by half).
 
 use super::validate::{Invalid, Progress, ResponseReader};
-use super::{new_hist, ConnMode, ErrorCounts, LoadReport, LoadSpec};
+use super::{ConnMode, ErrorCounts, LoadReport, LoadSpec};
+use crate::rng::SplitMix64;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The epoll token of the think-time timer (connection indexes are below it).
+const TIMER: u64 = u64::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -41,6 +54,106 @@ enum Outcome {
     Err(fn(&mut ErrorCounts)),
     /// The server closed a reused connection before answering: send the request again.
     Retry,
+}
+
+/// The connections with no request outstanding: ready to send, or thinking until a time.
+struct Idle {
+    ready: Vec<usize>,
+    /// (wakes at, connection), earliest first.
+    thinking: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Mean think time and the thread's draws; `None`: a connection is ready at once.
+    think: Option<(Duration, SplitMix64)>,
+    /// Fires at the earliest wake (registered in the thread's epoll as [`TIMER`]).
+    timer: Option<TimerFd>,
+    /// The wake the timer is set for.
+    armed: Option<Instant>,
+}
+
+impl Idle {
+    fn new(n_conns: usize, think: Option<(Duration, u64)>, epoll: &Epoll) -> io::Result<Idle> {
+        let timer = match think {
+            Some(_) => {
+                let t = TimerFd::new(
+                    ClockId::CLOCK_MONOTONIC,
+                    TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+                )?;
+                epoll.add(&t, EpollEvent::new(EpollFlags::EPOLLIN, TIMER))?;
+                Some(t)
+            }
+            None => None,
+        };
+        Ok(Idle {
+            ready: (0..n_conns).rev().collect(),
+            thinking: BinaryHeap::new(),
+            think: think.map(|(mean, seed)| (mean, SplitMix64::new(seed))),
+            timer,
+            armed: None,
+        })
+    }
+
+    /// Connection `ci`'s request ended at `now`: it thinks (an exponential draw around the
+    /// mean) or is ready at once.
+    fn rest(&mut self, ci: usize, now: Instant) {
+        match &mut self.think {
+            Some((mean, rng)) => {
+                // Inverse transform: -ln(1 - U) is exponential with mean 1 (U in [0, 1)).
+                let draw = mean.mul_f64(-(1.0 - rng.next_f64()).ln());
+                self.thinking.push(Reverse((now + draw, ci)));
+            }
+            None => self.ready.push(ci),
+        }
+    }
+
+    /// Moves the connections whose think time is over to `ready`.
+    fn wake(&mut self, now: Instant) {
+        while let Some(&Reverse((at, ci))) = self.thinking.peek() {
+            if at > now {
+                break;
+            }
+            self.thinking.pop();
+            self.ready.push(ci);
+        }
+    }
+
+    /// The earliest wake of a thinking connection.
+    fn next_wake(&self) -> Option<Instant> {
+        self.thinking.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Sets the timer to the earliest wake (when that changed).
+    fn arm(&mut self, now: Instant) -> io::Result<()> {
+        let (Some(timer), Some(at)) = (&self.timer, self.next_wake()) else {
+            return Ok(());
+        };
+        if self.armed != Some(at) {
+            // A zero expiration would disarm the timer: at least 1 µs.
+            let left = at
+                .saturating_duration_since(now)
+                .max(Duration::from_micros(1));
+            timer.set(
+                Expiration::OneShot(TimeSpec::from_duration(left)),
+                TimerSetTimeFlags::empty(),
+            )?;
+            self.armed = Some(at);
+        }
+        Ok(())
+    }
+
+    /// The timer fired: take its expiration (nothing to read is fine).
+    fn fired(&mut self) {
+        if let Some(t) = &self.timer {
+            let _ = t.wait();
+        }
+        self.armed = None;
+    }
+
+    /// Every idle connection, thinking or ready.
+    fn all(&self) -> impl Iterator<Item = usize> + '_ {
+        self.ready
+            .iter()
+            .copied()
+            .chain(self.thinking.iter().map(|Reverse((_, ci))| *ci))
+    }
 }
 
 /// Shared across the client threads.
@@ -112,7 +225,12 @@ pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
                         Some(c) => crate::pin::pin_current_thread(c),
                         None => Ok(()),
                     };
-                    let prepared = pinned.and_then(|()| prepare(&spec, n_conns, hard_end));
+                    // The namespace is this thread's only: setns moves the caller alone.
+                    let entered = pinned.and_then(|()| match &spec.netns {
+                        Some(ns) => crate::sys::net::enter_netns(ns),
+                        None => Ok(()),
+                    });
+                    let prepared = entered.and_then(|()| prepare(&spec, n_conns, hard_end));
                     // Both barriers are always reached, also on error, so nobody waits forever.
                     ready.wait();
                     go.wait();
@@ -127,6 +245,7 @@ pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
     }
     ready.wait();
     let t0 = Instant::now();
+    let started = SystemTime::now();
     *start_cell.lock() = Some(t0);
     go.wait();
     let mut results = Vec::new();
@@ -143,17 +262,9 @@ pub(super) fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
     }
     let end = results.iter().map(|r| r.end).max().unwrap_or(t0);
     let elapsed = end.saturating_duration_since(t0);
-    let mut total = LoadReport {
-        ok: 0,
-        errors: ErrorCounts::default(),
-        elapsed,
-        body_bytes: 0,
-        latency_ns: new_hist(),
-        client_cpu_util: 0.0,
-        rate_shortfall: None,
-        max_send_lag: Duration::ZERO,
-        retries: 0,
-    };
+    let mut total = LoadReport::empty(started);
+    total.elapsed = elapsed;
+    total.raw_latencies_ns = spec.keep_latencies.then(Vec::new);
     let mut per_core: std::collections::BTreeMap<Option<usize>, Duration> = Default::default();
     for r in &results {
         total.merge(&r.report);
@@ -278,18 +389,13 @@ fn client_thread(
 ) -> io::Result<ThreadResult> {
     let cpu0 = thread_cpu();
     let n_conns = conns.len();
-    let mut idle: Vec<usize> = (0..n_conns).rev().collect();
-    let mut report = LoadReport {
-        ok: 0,
-        errors: ErrorCounts::default(),
-        elapsed: Duration::ZERO,
-        body_bytes: 0,
-        latency_ns: new_hist(),
-        client_cpu_util: 0.0,
-        rate_shortfall: None,
-        max_send_lag: Duration::ZERO,
-        retries: 0,
-    };
+    // Each thread its own stream of draws, reproducible per seed.
+    let think = spec
+        .think_time
+        .map(|mean| (mean, spec.seed.wrapping_add(t as u64)));
+    let mut idle = Idle::new(n_conns, think, &epoll)?;
+    let mut report = LoadReport::empty(SystemTime::now());
+    report.raw_latencies_ns = spec.keep_latencies.then(Vec::new);
     let deadline = hard_end;
     let stop_issuing = spec.duration.map(|d| t0 + d);
     let interval = spec
@@ -316,6 +422,7 @@ fn client_thread(
             if stop_issuing.is_some_and(|s| now >= s) {
                 budget_left = false;
             }
+            idle.wake(now);
             let mut passes = 0usize;
             while budget_left && passes < n_conns {
                 passes += 1;
@@ -324,9 +431,9 @@ fn client_thread(
                     Some(_) if next_sched <= now => next_sched,
                     Some(_) => break,
                 };
-                let Some(ci) = idle.pop() else { break };
+                let Some(ci) = idle.ready.pop() else { break };
                 if !shared.claim() {
-                    idle.push(ci);
+                    idle.ready.push(ci);
                     budget_left = false;
                     break;
                 }
@@ -399,7 +506,7 @@ fn client_thread(
             // Nothing left to send: hang up the idle connections, as a finished client does.
             // A server that gives each connection a process or thread (mp, mt) is then free
             // to serve the connections still waiting in its backlog.
-            for &ci in &idle {
+            for ci in idle.all() {
                 conns[ci].stream = None;
             }
         }
@@ -414,8 +521,15 @@ fn client_thread(
                 wake = wake.min(s);
             }
         }
-        if interval.is_some() && budget_left && !idle.is_empty() {
+        if interval.is_some() && budget_left && !idle.ready.is_empty() {
             wake = wake.min(next_sched);
+        }
+        if budget_left {
+            if let Some(at) = idle.next_wake() {
+                // Precise wake-up by the timer; epoll's timeout only as a coarse bound.
+                idle.arm(now)?;
+                wake = wake.min(at + Duration::from_millis(1));
+            }
         }
         let ms = wake
             .saturating_duration_since(now)
@@ -430,6 +544,11 @@ fn client_thread(
             Err(e) => return Err(e.into()),
         };
         for ev in &events[..n] {
+            if ev.data() == TIMER {
+                idle.fired();
+                issue_due!(Instant::now());
+                continue;
+            }
             let ci = ev.data() as usize;
             let c = &mut conns[ci];
             if c.state == State::Idle {
@@ -541,7 +660,7 @@ fn finish(
     o: Outcome,
     mode: ConnMode,
     report: &mut LoadReport,
-    idle: &mut Vec<usize>,
+    idle: &mut Idle,
     ci: usize,
     in_flight: &mut usize,
     done_count: &mut u64,
@@ -551,8 +670,11 @@ fn finish(
         Outcome::Ok(body) => {
             report.ok += 1;
             report.body_bytes += body;
-            let ns = now.saturating_duration_since(c.origin).as_nanos() as u64;
-            report.latency_ns.saturating_record(ns.max(1));
+            let ns = (now.saturating_duration_since(c.origin).as_nanos() as u64).max(1);
+            report.latency_ns.saturating_record(ns);
+            if let Some(raw) = report.raw_latencies_ns.as_mut() {
+                raw.push(ns);
+            }
             let server_closes = c.reader.as_ref().is_some_and(|r| r.server_closes);
             if mode == ConnMode::Close || server_closes {
                 c.stream = None;
@@ -566,7 +688,7 @@ fn finish(
     }
     c.reader = None;
     c.state = State::Idle;
-    idle.push(ci);
+    idle.rest(ci, now);
     *in_flight -= 1;
     *done_count += 1;
 }

@@ -23,6 +23,7 @@
 //! It does not measure: DNS, TLS, HTTP pipelining, or request bodies.
 
 pub mod engine;
+pub mod hist_log;
 pub mod plan;
 pub mod validate;
 pub mod workload;
@@ -31,8 +32,9 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use validate::Expected;
 
 /// Longest open-loop send interval of one client thread (so `rate` has a floor of 0.001
@@ -80,6 +82,18 @@ pub struct LoadSpec {
     /// hold their connections; a connect storm inside the timing would measure the accept
     /// queue, not the server's steady state).
     pub preconnect: bool,
+    /// Closed loop: each connection idles this long on average between a response and its
+    /// next request (exponentially distributed, from `seed`): many mostly idle connections,
+    /// as the Flash paper's WAN clients. Latency is still measured from the send.
+    pub think_time: Option<Duration>,
+    /// Seed of the think-time draws (each client thread draws from `seed + thread index`).
+    pub seed: u64,
+    /// A network namespace (`/run/netns/<name>`) the client threads enter before they
+    /// connect: the two-host mode, where the server runs in another namespace.
+    pub netns: Option<PathBuf>,
+    /// Keep every latency in [`LoadReport::raw_latencies_ns`] too (tests check the
+    /// histograms against them); off, nothing per request is kept.
+    pub keep_latencies: bool,
 }
 
 impl LoadSpec {
@@ -100,6 +114,10 @@ impl LoadSpec {
             checksum_every: 16,
             allow_remote: false,
             preconnect: true,
+            think_time: None,
+            seed: 1999,
+            netns: None,
+            keep_latencies: false,
         }
     }
 }
@@ -212,9 +230,30 @@ pub struct LoadReport {
     /// event MPM closes idle keep-alive connections when all its workers are busy). Their
     /// latency counts from the first send; a second failure is an error.
     pub retries: u64,
+    /// Wall-clock time the clock started (the interval log's start timestamp).
+    pub started: SystemTime,
+    /// Every latency in ns, when [`LoadSpec::keep_latencies`].
+    pub raw_latencies_ns: Option<Vec<u64>>,
 }
 
 impl LoadReport {
+    /// Nothing done yet, started `started`.
+    pub fn empty(started: SystemTime) -> LoadReport {
+        LoadReport {
+            ok: 0,
+            errors: ErrorCounts::default(),
+            elapsed: Duration::ZERO,
+            body_bytes: 0,
+            latency_ns: new_hist(),
+            client_cpu_util: 0.0,
+            rate_shortfall: None,
+            max_send_lag: Duration::ZERO,
+            retries: 0,
+            started,
+            raw_latencies_ns: None,
+        }
+    }
+
     pub fn client_bound(&self) -> bool {
         self.client_cpu_util >= CLIENT_BOUND_UTIL
     }
@@ -269,6 +308,8 @@ impl LoadReport {
         }
         s
     }
+    /// Adds `o`'s counts and histogram (never its percentiles) to this report; elapsed and
+    /// client CPU stay this report's (the callers know whether the runs were side by side).
     fn merge(&mut self, o: &LoadReport) {
         self.ok += o.ok;
         self.errors.add(&o.errors);
@@ -278,6 +319,11 @@ impl LoadReport {
             .expect("same histogram bounds");
         self.max_send_lag = self.max_send_lag.max(o.max_send_lag);
         self.retries += o.retries;
+        if let Some(raw) = &o.raw_latencies_ns {
+            self.raw_latencies_ns
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(raw);
+        }
     }
 }
 
@@ -537,6 +583,12 @@ pub fn run(spec: &LoadSpec) -> io::Result<LoadReport> {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "a zero duration or request count does nothing",
+        ));
+    }
+    if spec.think_time.is_some() && spec.rate.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "think time is for the closed loop: with a rate the timetable sets when requests leave",
         ));
     }
     if let Some(rate) = spec.rate {

@@ -22,11 +22,18 @@ pub struct MachineInfo {
     pub profile_name: String,
     pub profile_path: PathBuf,
     pub core_plan: CorePlan,
+    /// The server groups' network path (`[cores] network`: `loopback` or `veth`).
+    #[serde(default = "loopback")]
+    pub network: String,
     pub nofile_limit: Option<NofileLimit>,
     pub git_commit: Option<String>,
     /// The run that wrote this file (bench runs; `threadbench env` prints without one).
     #[serde(default)]
     pub run: Option<crate::report::results::Provenance>,
+}
+
+fn loopback() -> String {
+    crate::profile::Network::Loopback.name().to_owned()
 }
 
 fn read_trim(path: &str) -> Option<String> {
@@ -71,6 +78,7 @@ impl MachineInfo {
             profile_name: profile.name.clone(),
             profile_path: profile.path.clone(),
             core_plan: plan.clone(),
+            network: profile.cores.network.name().to_owned(),
             nofile_limit: nofile,
             git_commit,
             run: None,
@@ -90,7 +98,7 @@ impl MachineInfo {
     pub fn summary(&self) -> String {
         let plan = &self.core_plan;
         let mut s = format!(
-            "kernel        {}\ncpu           {}\nonline cpus   {}\nallowed cpus  {}\nsmt siblings  {}\ngovernor      {}\nvirtualized   {}\nrustc         {}\nprofile       {} ({})\nserver cores  {}\nclient cores  {}\n",
+            "kernel        {}\ncpu           {}\nonline cpus   {}\nallowed cpus  {}\nsmt siblings  {}\ngovernor      {}\nvirtualized   {}\nrustc         {}\nprofile       {} ({})\nserver cores  {}\nclient cores  {}\nnetwork       {}\n",
             self.kernel_release,
             self.cpu_model,
             self.online_cpus,
@@ -103,6 +111,7 @@ impl MachineInfo {
             self.profile_path.display(),
             format_cpu_list(&plan.server),
             format_cpu_list(&plan.client),
+            self.network,
         );
         if let Some(l) = self.nofile_limit {
             s += &format!("nofile limit  soft {} / hard {}\n", l.soft, l.hard);

@@ -46,6 +46,10 @@ pub struct ServerRecord {
     /// the profile's `[server]` keys every lane, ours and the real servers, is given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// The network path when it was not loopback (`veth`: server and load in network
+    /// namespaces of their own, `[cores] network`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 /// `server.json`: the server groups' records with their runs' provenance.
@@ -111,6 +115,7 @@ mod tests {
             latency_hist_ns: vec![(1000, 5), (2000, 95)],
             run_id: String::new(),
             policy: None,
+            network: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! `listen(2)` again on a bound std listener to set the configured backlog (std picks its own).
+//! `listen(2)` again on a bound std listener to set the configured backlog (std picks its own);
+//! socket timeouts; entering a network namespace (the two-host mode).
 
 use std::io;
 use std::net::TcpListener;
@@ -36,4 +37,18 @@ pub fn set_accept_timeout(l: &TcpListener, ms: u64) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Moves the calling thread (only it: `setns` changes the caller's namespaces) into the
+/// network namespace at `path` (`/run/netns/<name>`, as `ip netns add` makes it); sockets it
+/// opens afterwards belong to that namespace's TCP stack.
+pub fn enter_netns(path: &std::path::Path) -> io::Result<()> {
+    let ns = std::fs::File::open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("opening {}: {e}", path.display())))?;
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("entering network namespace {}: {e}", path.display()),
+        )
+    })
 }

@@ -137,6 +137,12 @@ pub(super) fn axes(group: &str) -> GroupAxes {
             param: "concurrent connections",
             param_fmt: plain,
         },
+        "server_wan" => GroupAxes {
+            metric: "throughput (requests/s)",
+            value: |r| r.req_per_s,
+            param: "connections, each thinking between requests",
+            param_fmt: plain,
+        },
         _ => GroupAxes {
             metric: "throughput (requests/s)",
             value: |r| r.req_per_s,
